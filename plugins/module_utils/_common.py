@@ -1,0 +1,89 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) lvs.ipvs contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# This is a private module_util of lvs.ipvs: it may change without notice.
+"""What every lvs.ipvs module shares: the common options, the client's life
+cycle, and turning client errors into one fail_json."""
+
+from __future__ import absolute_import, division, print_function
+
+import platform
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.lvs.ipvs.plugins.module_utils._errors import IpvsError
+from ansible_collections.lvs.ipvs.plugins.module_utils._model import normalize_ip
+
+__metaclass__ = type
+
+# Documented once, in the lvs.ipvs.common doc fragment.
+COMMON_ARGS = dict(
+    netns=dict(type='str'),
+)
+
+
+class IpvsModule:
+    """An AnsibleModule with the common options and an IPVS client on demand."""
+
+    def __init__(self, argument_spec, **kwargs):
+        spec = dict(COMMON_ARGS)
+        spec.update(argument_spec)
+        kwargs.setdefault('supports_check_mode', True)
+        self.module = AnsibleModule(argument_spec=spec, **kwargs)
+        self.params = self.module.params
+        self.check_mode = self.module.check_mode
+        self._client = None
+
+    def client(self):
+        if self._client is None:
+            if platform.system() != 'Linux':
+                self.fail("IPVS exists only on Linux; this host runs %s" % platform.system())
+            # Imported here so that option errors are reported even where the
+            # client could not load (it needs Linux netlink sockets).
+            from ansible_collections.lvs.ipvs.plugins.module_utils._ipvs import IpvsClient
+            try:
+                self._client = IpvsClient(netns=self.params.get('netns'))
+            except IpvsError as e:
+                self.fail(str(e))
+        return self._client
+
+    def fail(self, msg, **kwargs):
+        if self._client is not None:
+            self._client.close()
+        self.module.fail_json(msg=msg, **kwargs)
+
+    def exit(self, **kwargs):
+        if self._client is not None:
+            self._client.close()
+        self.module.exit_json(**kwargs)
+
+    def run(self, func):
+        """Call func(self); any IpvsError becomes a clean failure, anything
+        else a failure that still carries the traceback for a bug report."""
+        try:
+            func(self)
+        except IpvsError as e:
+            self.fail(str(e))
+        except Exception as e:  # pylint: disable=broad-except
+            self.fail("unexpected error: %s" % e, exception=traceback.format_exc())
+
+    # -- option helpers shared by the modules
+
+    def ip_option(self, name, value=None):
+        """(family, canonical address) of option `name`, failing with its name."""
+        if value is None:
+            value = self.params[name]
+        try:
+            return normalize_ip(value)
+        except ValueError as e:
+            self.fail("%s: %s" % (name, e))
+
+    def range_option(self, name, low, high, value=None):
+        if value is None:
+            value = self.params[name]
+        if value is not None and not low <= value <= high:
+            self.fail("%s must be between %d and %d, got %d" % (name, low, high, value))
+        return value

@@ -1,0 +1,606 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) lvs.ipvs contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# This is a private module_util of lvs.ipvs: it may change without notice.
+"""The IPVS client: every command of the kernel's "IPVS" generic netlink family.
+
+Encoders return attribute bytes, decoders take (buf, start, end) of a reply's
+attributes; IpvsClient ties them to one GenlSocket and turns errnos into
+IpvsError messages. Nothing else in the collection builds a netlink message.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import errno
+import os
+import shutil
+import socket
+import struct
+import subprocess
+
+from ansible_collections.lvs.ipvs.plugins.module_utils import _conn
+from ansible_collections.lvs.ipvs.plugins.module_utils._errors import IpvsError, explain
+from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
+    DAEMON_ROLES, FAMILIES, FAMILY_NAMES, FORWARD, FORWARD_NAMES, F_USER_MASK, PROTOCOLS,
+    PROTOCOL_NAMES, TUN_CSUM, TUN_CSUM_NAMES, TUN_TYPES, TUN_TYPE_NAMES, Daemon, Info,
+    LocalAddress, Rates, Server, Service, Stats, Timeouts, service_text,
+)
+from ansible_collections.lvs.ipvs.plugins.module_utils._netlink import (
+    GenlSocket, Request, attr, attr_be16, attr_str, attr_u8, attr_u16, attr_u32, get_str,
+    get_uint, nested, parse_attrs,
+)
+from ansible_collections.lvs.ipvs.plugins.module_utils._netns import entered
+
+__metaclass__ = type
+
+FAMILY = 'IPVS'
+
+CMD_NEW_SERVICE = 1
+CMD_SET_SERVICE = 2
+CMD_DEL_SERVICE = 3
+CMD_GET_SERVICE = 4
+CMD_NEW_DEST = 5
+CMD_SET_DEST = 6
+CMD_DEL_DEST = 7
+CMD_GET_DEST = 8
+CMD_NEW_DAEMON = 9
+CMD_DEL_DAEMON = 10
+CMD_GET_DAEMON = 11
+CMD_SET_CONFIG = 12
+CMD_GET_CONFIG = 13
+CMD_GET_INFO = 15
+CMD_ZERO = 16
+CMD_FLUSH = 17
+CMD_NEW_LADDR = 18   # FULLNAT kernels (Alibaba LVS) only
+CMD_DEL_LADDR = 19
+CMD_GET_LADDR = 20
+
+CMD_ATTR_SERVICE = 1
+CMD_ATTR_DEST = 2
+CMD_ATTR_DAEMON = 3
+CMD_ATTR_TIMEOUT_TCP = 4
+CMD_ATTR_TIMEOUT_TCP_FIN = 5
+CMD_ATTR_TIMEOUT_UDP = 6
+CMD_ATTR_LADDR = 7
+
+SVC_ATTR_AF = 1
+SVC_ATTR_PROTOCOL = 2
+SVC_ATTR_ADDR = 3
+SVC_ATTR_PORT = 4
+SVC_ATTR_FWMARK = 5
+SVC_ATTR_SCHED_NAME = 6
+SVC_ATTR_FLAGS = 7
+SVC_ATTR_TIMEOUT = 8
+SVC_ATTR_NETMASK = 9
+SVC_ATTR_STATS = 10
+SVC_ATTR_PE_NAME = 11
+SVC_ATTR_STATS64 = 12
+
+DEST_ATTR_ADDR = 1
+DEST_ATTR_PORT = 2
+DEST_ATTR_FWD_METHOD = 3
+DEST_ATTR_WEIGHT = 4
+DEST_ATTR_U_THRESH = 5
+DEST_ATTR_L_THRESH = 6
+DEST_ATTR_ACTIVE_CONNS = 7
+DEST_ATTR_INACT_CONNS = 8
+DEST_ATTR_PERSIST_CONNS = 9
+DEST_ATTR_STATS = 10
+DEST_ATTR_ADDR_FAMILY = 11
+DEST_ATTR_STATS64 = 12
+DEST_ATTR_TUN_TYPE = 13
+DEST_ATTR_TUN_PORT = 14
+DEST_ATTR_TUN_FLAGS = 15
+
+DAEMON_ATTR_STATE = 1
+DAEMON_ATTR_MCAST_IFN = 2
+DAEMON_ATTR_SYNC_ID = 3
+DAEMON_ATTR_SYNC_MAXLEN = 4
+DAEMON_ATTR_MCAST_GROUP = 5
+DAEMON_ATTR_MCAST_GROUP6 = 6
+DAEMON_ATTR_MCAST_PORT = 7
+DAEMON_ATTR_MCAST_TTL = 8
+
+INFO_ATTR_VERSION = 1
+INFO_ATTR_CONN_TAB_SIZE = 2
+
+LADDR_ATTR_ADDR = 1
+LADDR_ATTR_PORT_CONFLICT = 2
+LADDR_ATTR_CONN_COUNTS = 3
+
+STATS_ATTRS = range(1, 11)  # conns inpkts outpkts inbytes outbytes cps inpps outpps inbps outbps
+
+_FLAGS = struct.Struct('=II')
+_ROLE_NAMES = dict((v, k) for k, v in DAEMON_ROLES.items())
+
+
+# ---------------------------------------------------------------- encoding
+
+def _addr16(family, text):
+    packed = socket.inet_pton(FAMILIES[family], text)
+    return packed + b'\0' * (16 - len(packed))
+
+
+def _addr_from16(af, raw):
+    if af == socket.AF_INET6:
+        return socket.inet_ntop(af, raw[:16])
+    return socket.inet_ntop(socket.AF_INET, raw[:4])
+
+
+def encode_service_key(key):
+    """The CMD_ATTR_SERVICE nest that names a service (for GET/DEL and dests)."""
+    family, protocol, vip, vport, fwmark = key
+    parts = [attr_u16(SVC_ATTR_AF, FAMILIES[family])]
+    if fwmark:
+        parts.append(attr_u32(SVC_ATTR_FWMARK, fwmark))
+    else:
+        parts.append(attr_u16(SVC_ATTR_PROTOCOL, PROTOCOLS[protocol]))
+        parts.append(attr(SVC_ATTR_ADDR, _addr16(family, vip)))
+        parts.append(attr_be16(SVC_ATTR_PORT, vport))
+    return parts
+
+
+def encode_netmask(family, netmask):
+    # IPv4: the mask's bytes as they are (be32); IPv6: the prefix length as a
+    # plain u32 in that same field, as the kernel compares it with 128.
+    if family == 'ipv6':
+        return attr_u32(SVC_ATTR_NETMASK, int(netmask))
+    return attr(SVC_ATTR_NETMASK, socket.inet_aton(netmask))
+
+
+def encode_service(svc, mask=F_USER_MASK):
+    """Full service nest for NEW/SET. The kernel sets new flags as
+    (old & ~mask) | (flags & mask): mask names the flags meant to change."""
+    parts = encode_service_key(svc.key)
+    parts.append(attr_str(SVC_ATTR_SCHED_NAME, svc.scheduler))
+    parts.append(attr(SVC_ATTR_FLAGS, _FLAGS.pack(svc.flags & F_USER_MASK, mask)))
+    parts.append(attr_u32(SVC_ATTR_TIMEOUT, svc.timeout))
+    parts.append(encode_netmask(svc.family, svc.netmask))
+    if svc.pe:
+        parts.append(attr_str(SVC_ATTR_PE_NAME, svc.pe))
+    return nested(CMD_ATTR_SERVICE, *parts)
+
+
+def encode_server(srv, full=True):
+    parts = [attr(DEST_ATTR_ADDR, _addr16(srv.family, srv.rip)),
+             attr_be16(DEST_ATTR_PORT, srv.rport),
+             attr_u16(DEST_ATTR_ADDR_FAMILY, FAMILIES[srv.family])]
+    if full:
+        parts.append(attr_u32(DEST_ATTR_FWD_METHOD, FORWARD[srv.forward]))
+        parts.append(attr_u32(DEST_ATTR_WEIGHT, srv.weight & 0xffffffff))
+        parts.append(attr_u32(DEST_ATTR_U_THRESH, srv.u_threshold))
+        parts.append(attr_u32(DEST_ATTR_L_THRESH, srv.l_threshold))
+        if srv.forward == 'tun':
+            parts.append(attr_u8(DEST_ATTR_TUN_TYPE, TUN_TYPES[srv.tun_type or 'ipip']))
+            parts.append(attr_be16(DEST_ATTR_TUN_PORT, srv.tun_port or 0))
+            parts.append(attr_u16(DEST_ATTR_TUN_FLAGS, TUN_CSUM[srv.tun_csum or 'nocsum']))
+    return nested(CMD_ATTR_DEST, *parts)
+
+
+def encode_daemon(d):
+    parts = [attr_u32(DAEMON_ATTR_STATE, DAEMON_ROLES[d.role])]
+    if d.mcast_interface is not None:
+        parts.append(attr_str(DAEMON_ATTR_MCAST_IFN, d.mcast_interface))
+    if d.syncid is not None:
+        parts.append(attr_u32(DAEMON_ATTR_SYNC_ID, d.syncid))
+    if d.sync_maxlen:
+        parts.append(attr_u16(DAEMON_ATTR_SYNC_MAXLEN, d.sync_maxlen))
+    if d.mcast_group:
+        if ':' in d.mcast_group:
+            parts.append(attr(DAEMON_ATTR_MCAST_GROUP6, socket.inet_pton(socket.AF_INET6, d.mcast_group)))
+        else:
+            parts.append(attr(DAEMON_ATTR_MCAST_GROUP, socket.inet_aton(d.mcast_group)))
+    if d.mcast_port:
+        parts.append(attr_u16(DAEMON_ATTR_MCAST_PORT, d.mcast_port))
+    if d.mcast_ttl:
+        parts.append(attr_u8(DAEMON_ATTR_MCAST_TTL, d.mcast_ttl))
+    return nested(CMD_ATTR_DAEMON, *parts)
+
+
+def encode_laddr(family, address):
+    return nested(CMD_ATTR_LADDR, attr(LADDR_ATTR_ADDR, _addr16(family, address)))
+
+
+# ---------------------------------------------------------------- decoding
+
+def decode_stats(buf, off, length):
+    a = parse_attrs(buf, off, off + length)
+    v = [get_uint(buf, *a[i]) if i in a else 0 for i in STATS_ATTRS]
+    return Stats(*v[:5]), Rates(*v[5:])
+
+
+def _stats_of(buf, a, attr64, attr32):
+    if attr64 in a:
+        return decode_stats(buf, *a[attr64])
+    if attr32 in a:
+        return decode_stats(buf, *a[attr32])
+    return None, None
+
+
+def decode_service(buf, start, end, with_stats=True):
+    top = parse_attrs(buf, start, end)
+    off, length = top[CMD_ATTR_SERVICE]
+    a = parse_attrs(buf, off, off + length)
+    af = get_uint(buf, *a[SVC_ATTR_AF])
+    family = FAMILY_NAMES.get(af, str(af))
+    fwmark = get_uint(buf, *a[SVC_ATTR_FWMARK]) if SVC_ATTR_FWMARK in a else 0
+    if fwmark:
+        protocol = vip = vport = None
+    else:
+        proto = get_uint(buf, *a[SVC_ATTR_PROTOCOL])
+        protocol = PROTOCOL_NAMES.get(proto, str(proto))
+        o, n = a[SVC_ATTR_ADDR]
+        vip = _addr_from16(af, bytes(buf[o:o + n]))
+        o, _n = a[SVC_ATTR_PORT]
+        vport = struct.unpack_from('>H', buf, o)[0]
+    o, _n = a[SVC_ATTR_FLAGS]
+    flags = _FLAGS.unpack_from(buf, o)[0]
+    o, n = a[SVC_ATTR_NETMASK]
+    if af == socket.AF_INET6:
+        netmask = str(get_uint(buf, o, n))
+    else:
+        netmask = socket.inet_ntoa(bytes(buf[o:o + 4]))
+    pe = get_str(buf, *a[SVC_ATTR_PE_NAME]) if SVC_ATTR_PE_NAME in a else None
+    stats = rates = None
+    if with_stats:
+        stats, rates = _stats_of(buf, a, SVC_ATTR_STATS64, SVC_ATTR_STATS)
+    return Service(family, protocol, vip, vport, fwmark or None, get_str(buf, *a[SVC_ATTR_SCHED_NAME]),
+                   flags & F_USER_MASK, get_uint(buf, *a[SVC_ATTR_TIMEOUT]), netmask, pe or None,
+                   stats, rates)
+
+
+def make_dest_decoder(service_af, with_stats=True):
+    def decode_dest(buf, start, end):
+        top = parse_attrs(buf, start, end)
+        off, length = top[CMD_ATTR_DEST]
+        a = parse_attrs(buf, off, off + length)
+        af = get_uint(buf, *a[DEST_ATTR_ADDR_FAMILY]) if DEST_ATTR_ADDR_FAMILY in a else service_af
+        o, n = a[DEST_ATTR_ADDR]
+        rip = _addr_from16(af, bytes(buf[o:o + n]))
+        rport = struct.unpack_from('>H', buf, a[DEST_ATTR_PORT][0])[0]
+        fwd = get_uint(buf, *a[DEST_ATTR_FWD_METHOD]) & 0x7
+        forward = FORWARD_NAMES.get(fwd, str(fwd))
+        tun_type = tun_port = tun_csum = None
+        if forward == 'tun':
+            tun_type = TUN_TYPE_NAMES.get(get_uint(buf, *a[DEST_ATTR_TUN_TYPE]) if DEST_ATTR_TUN_TYPE in a else 0)
+            if tun_type == 'gue' and DEST_ATTR_TUN_PORT in a:
+                tun_port = struct.unpack_from('>H', buf, a[DEST_ATTR_TUN_PORT][0])[0]
+            if tun_type in ('gue', 'gre'):
+                tun_csum = TUN_CSUM_NAMES.get(get_uint(buf, *a[DEST_ATTR_TUN_FLAGS]) if DEST_ATTR_TUN_FLAGS in a else 0,
+                                              'nocsum')
+        weight = get_uint(buf, *a[DEST_ATTR_WEIGHT])
+        if weight & 0x80000000:
+            weight -= 1 << 32
+        stats = rates = None
+        if with_stats:
+            stats, rates = _stats_of(buf, a, DEST_ATTR_STATS64, DEST_ATTR_STATS)
+        return Server(rip, rport, FAMILY_NAMES.get(af, str(af)), forward, weight,
+                      get_uint(buf, *a[DEST_ATTR_U_THRESH]), get_uint(buf, *a[DEST_ATTR_L_THRESH]),
+                      tun_type, tun_port, tun_csum,
+                      get_uint(buf, *a[DEST_ATTR_ACTIVE_CONNS]), get_uint(buf, *a[DEST_ATTR_INACT_CONNS]),
+                      get_uint(buf, *a[DEST_ATTR_PERSIST_CONNS]), stats, rates)
+    return decode_dest
+
+
+def decode_daemon(buf, start, end):
+    top = parse_attrs(buf, start, end)
+    off, length = top[CMD_ATTR_DAEMON]
+    a = parse_attrs(buf, off, off + length)
+
+    def num(key, default=None):
+        return get_uint(buf, *a[key]) if key in a else default
+    group = None
+    if DAEMON_ATTR_MCAST_GROUP6 in a:
+        o, n = a[DAEMON_ATTR_MCAST_GROUP6]
+        group = socket.inet_ntop(socket.AF_INET6, bytes(buf[o:o + 16]))
+    elif DAEMON_ATTR_MCAST_GROUP in a:
+        o, n = a[DAEMON_ATTR_MCAST_GROUP]
+        group = socket.inet_ntoa(bytes(buf[o:o + 4]))
+    state = num(DAEMON_ATTR_STATE, 0)
+    return Daemon(_ROLE_NAMES.get(state, str(state)),
+                  get_str(buf, *a[DAEMON_ATTR_MCAST_IFN]) if DAEMON_ATTR_MCAST_IFN in a else None,
+                  num(DAEMON_ATTR_SYNC_ID), num(DAEMON_ATTR_SYNC_MAXLEN), group,
+                  num(DAEMON_ATTR_MCAST_PORT), num(DAEMON_ATTR_MCAST_TTL))
+
+
+def decode_config(buf, start, end):
+    a = parse_attrs(buf, start, end)
+    return Timeouts(*[get_uint(buf, *a[k]) if k in a else None
+                      for k in (CMD_ATTR_TIMEOUT_TCP, CMD_ATTR_TIMEOUT_TCP_FIN, CMD_ATTR_TIMEOUT_UDP)])
+
+
+def decode_info(buf, start, end):
+    a = parse_attrs(buf, start, end)
+    code = get_uint(buf, *a[INFO_ATTR_VERSION])
+    version = '%d.%d.%d' % ((code >> 16) & 0xff, (code >> 8) & 0xff, code & 0xff)
+    return Info(version, get_uint(buf, *a[INFO_ATTR_CONN_TAB_SIZE]))
+
+
+def make_laddr_decoder(family):
+    def decode_laddr(buf, start, end):
+        top = parse_attrs(buf, start, end)
+        off, length = top[CMD_ATTR_LADDR]
+        a = parse_attrs(buf, off, off + length)
+        o, n = a[LADDR_ATTR_ADDR]
+        af = FAMILIES[family]
+        return LocalAddress(_addr_from16(af, bytes(buf[o:o + n])), family,
+                            get_uint(buf, *a[LADDR_ATTR_PORT_CONFLICT]) if LADDR_ATTR_PORT_CONFLICT in a else 0,
+                            get_uint(buf, *a[LADDR_ATTR_CONN_COUNTS]) if LADDR_ATTR_CONN_COUNTS in a else 0)
+    return decode_laddr
+
+
+# ---------------------------------------------------------------- operations
+
+class Op:
+    """One write, with what is needed to explain its failure."""
+
+    __slots__ = ('name', 'request', 'subject', 'service', 'scheduler', 'pe')
+
+    def __init__(self, name, request, subject, service=None, scheduler=None, pe=None):
+        self.name = name
+        self.request = request
+        self.subject = subject
+        self.service = service
+        self.scheduler = scheduler
+        self.pe = pe
+
+    def __repr__(self):
+        return 'Op(%s %s)' % (self.name, self.subject)
+
+
+def op_add_service(svc):
+    return Op('add-service', Request(CMD_NEW_SERVICE, encode_service(svc)), 'virtual service ' + svc.text(),
+              scheduler=svc.scheduler, pe=svc.pe)
+
+
+def op_edit_service(svc, mask=F_USER_MASK):
+    return Op('edit-service', Request(CMD_SET_SERVICE, encode_service(svc, mask)), 'virtual service ' + svc.text(),
+              service=svc.text(), scheduler=svc.scheduler, pe=svc.pe)
+
+
+def op_delete_service(key):
+    return Op('del-service', Request(CMD_DEL_SERVICE, nested(CMD_ATTR_SERVICE, *encode_service_key(key))),
+              'virtual service ' + service_text(key), service=service_text(key))
+
+
+def _dest_op(name, cmd, key, srv, full, svc_nest=None):
+    if svc_nest is None:
+        svc_nest = nested(CMD_ATTR_SERVICE, *encode_service_key(key))
+    return Op(name, Request(cmd, svc_nest + encode_server(srv, full)), srv.text(), service=service_text(key))
+
+
+def op_add_server(key, srv, svc_nest=None):
+    return _dest_op('add-server', CMD_NEW_DEST, key, srv, True, svc_nest)
+
+
+def op_edit_server(key, srv, svc_nest=None):
+    return _dest_op('edit-server', CMD_SET_DEST, key, srv, True, svc_nest)
+
+
+def op_delete_server(key, srv, svc_nest=None):
+    return _dest_op('del-server', CMD_DEL_DEST, key, srv, False, svc_nest)
+
+
+def op_zero(key=None):
+    body = nested(CMD_ATTR_SERVICE, *encode_service_key(key)) if key else b''
+    return Op('zero', Request(CMD_ZERO, body), 'counters of ' + (service_text(key) if key else 'all services'),
+              service=service_text(key) if key else None)
+
+
+def op_flush():
+    return Op('flush', Request(CMD_FLUSH), 'the IPVS table')
+
+
+def op_set_timeouts(tcp=None, tcpfin=None, udp=None):
+    # 0 leaves a value as it is: the kernel only sets the non-zero ones.
+    body = (attr_u32(CMD_ATTR_TIMEOUT_TCP, tcp or 0) + attr_u32(CMD_ATTR_TIMEOUT_TCP_FIN, tcpfin or 0)
+            + attr_u32(CMD_ATTR_TIMEOUT_UDP, udp or 0))
+    return Op('set-timeouts', Request(CMD_SET_CONFIG, body), 'timeouts')
+
+
+def op_start_daemon(daemon):
+    subject = '%s sync daemon' % daemon.role
+    if daemon.mcast_interface:
+        subject += ' on %s' % daemon.mcast_interface
+    return Op('start-daemon', Request(CMD_NEW_DAEMON, encode_daemon(daemon)), subject)
+
+
+def op_stop_daemon(role):
+    return Op('stop-daemon', Request(CMD_DEL_DAEMON, nested(CMD_ATTR_DAEMON,
+                                                            attr_u32(DAEMON_ATTR_STATE, DAEMON_ROLES[role]))),
+              '%s sync daemon' % role)
+
+
+def op_add_laddr(key, address):
+    return Op('add-laddr', Request(CMD_NEW_LADDR, nested(CMD_ATTR_SERVICE, *encode_service_key(key))
+                                   + encode_laddr(key[0], address)),
+              'local address %s' % address, service=service_text(key))
+
+
+def op_delete_laddr(key, address):
+    return Op('del-laddr', Request(CMD_DEL_LADDR, nested(CMD_ATTR_SERVICE, *encode_service_key(key))
+                                   + encode_laddr(key[0], address)),
+              'local address %s' % address, service=service_text(key))
+
+
+NO_IPVS = ("this kernel has no IPVS: the IPVS generic netlink family is missing and 'modprobe ip_vs' "
+           "did not provide it; load the ip_vs kernel module or use a kernel built with CONFIG_IP_VS")
+NO_LADDR = ("this kernel has no FULLNAT local-address support (the IPVS netlink family offers no "
+            "local-address commands; they exist only in FULLNAT kernels such as Alibaba LVS)")
+
+
+def _modprobe(name):
+    exe = shutil.which('modprobe') or next((p for p in ('/sbin/modprobe', '/usr/sbin/modprobe')
+                                            if os.path.exists(p)), None)
+    if exe is None:
+        return False
+    with open(os.devnull, 'wb') as null:
+        return subprocess.call([exe, '-q', name], stdout=null, stderr=null) == 0
+
+
+class IpvsClient:
+    """One persistent netlink socket to the kernel's IPVS, in one namespace."""
+
+    def __init__(self, netns=None, timeout=10.0, modprobe=True):
+        self.netns = netns
+        with entered(netns):
+            self.sock = GenlSocket(FAMILY, CMD_GET_INFO, timeout=timeout)
+        try:
+            found = self.sock.resolve()
+            if not found and modprobe and _modprobe('ip_vs'):
+                found = self.sock.resolve()
+        except Exception:
+            self.close()
+            raise
+        if not found:
+            self.close()
+            raise IpvsError(NO_IPVS)
+
+    def close(self):
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def supports_laddr(self):
+        return CMD_NEW_LADDR in self.sock.ops
+
+    # -- reads
+
+    def _one(self, request, op='get', subject='IPVS', service=None):
+        reply = self.sock.run([request])[0]
+        if reply.error:
+            raise explain(reply.error, op, subject, service=service, netlink_msg=reply.ext_msg)
+        return reply.messages
+
+    def info(self):
+        return self._one(Request(CMD_GET_INFO, decode=decode_info), subject='version info')[0]
+
+    def timeouts(self):
+        return self._one(Request(CMD_GET_CONFIG, decode=decode_config), subject='timeouts')[0]
+
+    def daemons(self):
+        return self._one(Request(CMD_GET_DAEMON, dump=True, decode=decode_daemon), subject='sync daemons')
+
+    def services(self, with_stats=True):
+        return self._one(Request(CMD_GET_SERVICE, dump=True,
+                                 decode=lambda b, s, e: decode_service(b, s, e, with_stats)),
+                         subject='virtual services')
+
+    def service(self, key, with_stats=True):
+        """The service named by key, or None."""
+        reply = self.sock.run([Request(CMD_GET_SERVICE, nested(CMD_ATTR_SERVICE, *encode_service_key(key)),
+                                       decode=lambda b, s, e: decode_service(b, s, e, with_stats))])[0]
+        if reply.error in (errno.ESRCH, errno.ENOENT):
+            return None
+        if reply.error:
+            raise explain(reply.error, 'get', 'virtual service ' + service_text(key), netlink_msg=reply.ext_msg)
+        return reply.messages[0] if reply.messages else None
+
+    def servers_of(self, keys, with_stats=True):
+        """Real servers of many services, all dumps pipelined: {key: [Server]}."""
+        keys = list(keys)
+        reqs = [Request(CMD_GET_DEST, nested(CMD_ATTR_SERVICE, *encode_service_key(k)), dump=True,
+                        decode=make_dest_decoder(FAMILIES[k[0]], with_stats)) for k in keys]
+        out = {}
+        for k, reply in zip(keys, self.sock.run(reqs, barrier=False)):
+            if reply.error:
+                raise explain(reply.error, 'get', 'real servers', service=service_text(k), netlink_msg=reply.ext_msg)
+            out[k] = reply.messages
+        return out
+
+    def servers(self, key, with_stats=True):
+        return self.servers_of([key], with_stats)[key]
+
+    def table(self, with_stats=True):
+        """[(Service, [Server])] for the whole namespace, in kernel order."""
+        services = self.services(with_stats)
+        dests = self.servers_of([s.key for s in services], with_stats)
+        return [(s, dests[s.key]) for s in services]
+
+    def laddrs(self, key):
+        if not self.supports_laddr:
+            raise IpvsError(NO_LADDR)
+        return self._one(Request(CMD_GET_LADDR, nested(CMD_ATTR_SERVICE, *encode_service_key(key)), dump=True,
+                                 decode=make_laddr_decoder(key[0])),
+                         subject='local addresses', service=service_text(key))
+
+    def connections(self, path=None):
+        """Rows of /proc/net/ip_vs_conn as seen from this client's namespace."""
+        with entered(self.netns):
+            return _conn.read(path)
+
+    # -- writes
+
+    def apply(self, ops):
+        """Run ops pipelined; return one IpvsError or None per op, in order."""
+        if any(op.name in ('add-laddr', 'del-laddr') for op in ops) and not self.supports_laddr:
+            raise IpvsError(NO_LADDR)
+        replies = self.sock.run([op.request for op in ops])
+        return [explain(r.error, op.name, op.subject, service=op.service, scheduler=op.scheduler, pe=op.pe,
+                        netlink_msg=r.ext_msg) if r.error else None
+                for op, r in zip(ops, replies)]
+
+    def apply_or_raise(self, ops):
+        """Run ops; raise the first failure. Ops after a failure still ran."""
+        for err in self.apply(ops):
+            if err is not None:
+                raise err
+
+    def add_service(self, svc):
+        self.apply_or_raise([op_add_service(svc)])
+
+    def edit_service(self, svc, mask=F_USER_MASK):
+        self.apply_or_raise([op_edit_service(svc, mask)])
+
+    def delete_service(self, key):
+        self.apply_or_raise([op_delete_service(key)])
+
+    def add_server(self, key, srv):
+        self.apply_or_raise([op_add_server(key, srv)])
+
+    def edit_server(self, key, srv):
+        self.apply_or_raise([op_edit_server(key, srv)])
+
+    def delete_server(self, key, srv):
+        self.apply_or_raise([op_delete_server(key, srv)])
+
+    def set_timeouts(self, tcp=None, tcpfin=None, udp=None):
+        self.apply_or_raise([op_set_timeouts(tcp, tcpfin, udp)])
+
+    def start_daemon(self, daemon):
+        self.apply_or_raise([op_start_daemon(daemon)])
+
+    def stop_daemon(self, role):
+        self.apply_or_raise([op_stop_daemon(role)])
+
+    def zero(self, key=None):
+        self.apply_or_raise([op_zero(key)])
+
+    def flush(self):
+        self.apply_or_raise([op_flush()])
+
+    def add_laddr(self, key, address):
+        self.apply_or_raise([op_add_laddr(key, address)])
+
+    def delete_laddr(self, key, address):
+        self.apply_or_raise([op_delete_laddr(key, address)])
+
+    def add_table(self, table):
+        """Create [(Service, [Server])] in one pipelined run; returns the errors."""
+        ops = []
+        for svc, servers in table:
+            ops.append(op_add_service(svc))
+            svc_nest = nested(CMD_ATTR_SERVICE, *encode_service_key(svc.key))
+            for srv in servers:
+                ops.append(op_add_server(svc.key, srv, svc_nest))
+        return [e for e in self.apply(ops) if e is not None]
+

@@ -1,0 +1,33 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Make this checkout importable as ansible_collections.lvs.ipvs.
+
+The repository root is the collection root; Python (and Ansible) find a
+collection only under an ansible_collections/<namespace>/<name> path, so a
+symlink farm under tests/output provides one. `ansible-test units`, which
+copies the collection into such a tree itself, needs none of this.
+"""
+
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+COLLECTIONS = os.path.join(ROOT, 'tests', 'output', 'collections')
+
+
+def collection_path():
+    link = os.path.join(COLLECTIONS, 'ansible_collections', 'lvs', 'ipvs')
+    if not os.path.islink(link):
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        try:
+            os.symlink(ROOT, link)
+        except FileExistsError:
+            pass
+    return COLLECTIONS
+
+
+try:
+    import ansible_collections.lvs.ipvs  # noqa: F401  (already on the path, e.g. ansible-test)
+except ImportError:
+    sys.path.insert(0, collection_path())
+    os.environ.setdefault('ANSIBLE_COLLECTIONS_PATH', collection_path())
