@@ -4,15 +4,18 @@
 
 The repository root is the collection root; Python (and Ansible) find a
 collection only under an ansible_collections/<namespace>/<name> path, so a
-symlink farm under tests/output provides one. `ansible-test units`, which
+symlink farm in the temporary directory provides one. `ansible-test units`, which
 copies the collection into such a tree itself, needs none of this.
 """
 
+import hashlib
 import os
 import sys
+import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-COLLECTIONS = os.path.join(ROOT, 'tests', 'output', 'collections')
+# Outside the checkout, so that nothing walking the tree meets a symlink loop.
+COLLECTIONS = os.path.join(tempfile.gettempdir(), 'lvs-ipvs-%s' % hashlib.sha1(ROOT.encode()).hexdigest()[:10])
 
 
 def collection_path():
