@@ -1,0 +1,337 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) lvs.ipvs contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# This is a private module_util of lvs.ipvs: it may change without notice.
+"""The ipvsadm-save format (`ipvsadm -Sn`), emitted byte for byte and parsed back.
+
+emit() follows ipvsadm 1.31's print_service_entry() in rule mode: services and
+real servers sorted by ipvsadm's comparators (which compare addresses by a
+wrapped 32-bit difference, so 10.0.0.1 sorts after 200.0.0.1), thresholds never
+saved, a local real server saved as -g, ipip tunnels always named. parse()
+reads that and the usual hand-written restore files (-A/-a lines with long or
+short options) with ipvsadm's defaults and rules applied.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import functools
+import shlex
+import socket
+
+from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
+    DEFAULT_PERSISTENCE_TIMEOUT, FAMILIES, F_ONEPACKET, F_PERSISTENT, PROTOCOLS, SCHED_FLAG_ALIASES,
+    SCHED_FLAG_BITS,
+    addr_port, make_server, make_service, normalize_ip, normalize_netmask, sched_flags_bits,
+    service_text,
+)
+
+__metaclass__ = type
+
+SERVICE_SWITCH = {'tcp': '-t', 'udp': '-u', 'sctp': '--sctp-service'}
+FORWARD_SWITCH = {'masq': '-m', 'tun': '-i', 'local': '-g', 'dr': '-g'}
+TUN_CSUM_SWITCH = {'nocsum': '--tun-nocsum', 'csum': '--tun-csum', 'remcsum': '--tun-remcsum'}
+
+
+# ---------------------------------------------------------------- ordering
+
+def _wrapped(a, b):
+    """a - b as ipvsadm computes it: u32 subtraction read as a signed int."""
+    d = (a - b) & 0xffffffff
+    return d - (1 << 32) if d & 0x80000000 else d
+
+
+def _addr_words(family, addr):
+    packed = socket.inet_pton(FAMILIES[family], addr)
+    return [int.from_bytes(packed[i:i + 4], 'big') for i in range(0, len(packed), 4)]
+
+
+def _cmp_addr(family, a1, a2):
+    r = 0
+    for w1, w2 in zip(_addr_words(family, a1), _addr_words(family, a2)):
+        r = _wrapped(w1, w2)
+        if r:
+            break
+    return r
+
+
+def cmp_services(s1, s2):
+    r = _wrapped(s1.fwmark or 0, s2.fwmark or 0)
+    if r:
+        return r
+    r = FAMILIES[s1.family] - FAMILIES[s2.family]
+    if r:
+        return r
+    r = PROTOCOLS.get(s1.protocol, 0) - PROTOCOLS.get(s2.protocol, 0)
+    if r or s1.fwmark:
+        return r
+    r = _cmp_addr(s1.family, s1.vip, s2.vip)
+    return r or (s1.vport - s2.vport)
+
+
+def cmp_servers(d1, d2):
+    if d1.family == d2.family:
+        r = _cmp_addr(d1.family, d1.rip, d2.rip)
+    else:
+        r = FAMILIES[d1.family] - FAMILIES[d2.family]
+    return r or (d1.rport - d2.rport)
+
+
+def sort_table(table):
+    return [(svc, sorted(servers, key=functools.cmp_to_key(cmp_servers)))
+            for svc, servers in sorted(table, key=lambda t: functools.cmp_to_key(cmp_services)(t[0]))]
+
+
+# ---------------------------------------------------------------- emit
+
+def service_spec(svc):
+    if svc.fwmark:
+        return '-f %d%s' % (svc.fwmark, ' -6' if svc.family == 'ipv6' else '')
+    return '%s %s' % (SERVICE_SWITCH[svc.protocol], addr_port(svc.family, svc.vip, svc.vport))
+
+
+def service_rule(svc):
+    parts = ['-A', service_spec(svc), '-s', svc.scheduler]
+    if svc.persistent:
+        parts += ['-p', str(svc.timeout)]
+        if svc.netmask != ('128' if svc.family == 'ipv6' else '255.255.255.255'):
+            parts += ['-M', svc.netmask]
+    if svc.pe:
+        parts += ['--pe', svc.pe]
+    if svc.one_packet:
+        parts.append('-o')
+    line = ' '.join(parts)
+    if svc.flags & sum(SCHED_FLAG_BITS.values()):
+        # sh and mh print only their own names; ipvsadm writes " -b " even
+        # when that leaves nothing (SCHED3 alone on sh or mh).
+        named = svc.scheduler in SCHED_FLAG_ALIASES
+        line += ' -b ' + ','.join(n for n in svc.sched_flags if not (named and n.startswith('flag-')))
+    return line
+
+
+def server_rule(spec, srv):
+    # ipvsadm has no switch for bypass (or FULLNAT) and prints glibc's "(null)".
+    line = '-a %s -r %s %s -w %d' % (spec, addr_port(srv.family, srv.rip, srv.rport),
+                                     FORWARD_SWITCH.get(srv.forward, '(null)'), srv.weight)
+    if srv.forward == 'tun' and srv.tun_type:
+        line += ' --tun-type %s' % srv.tun_type
+        if srv.tun_type == 'gue':
+            line += ' --tun-port %d' % (srv.tun_port or 0)
+        if srv.tun_type in ('gue', 'gre'):
+            line += ' ' + TUN_CSUM_SWITCH[srv.tun_csum or 'nocsum']
+    return line
+
+
+def emit(table, sort=True):
+    """`ipvsadm -Sn` text of [(Service, [Server])]."""
+    if sort:
+        table = sort_table(table)
+    lines = []
+    for svc, servers in table:
+        lines.append(service_rule(svc))
+        spec = service_spec(svc)
+        lines.extend(server_rule(spec, srv) for srv in servers)
+    return ''.join(line + '\n' for line in lines)
+
+
+# ---------------------------------------------------------------- parse
+
+class RulesError(ValueError):
+    pass
+
+
+_ALIASES = {
+    '--add-service': '-A', '--add-server': '-a', '--tcp-service': '-t', '--udp-service': '-u',
+    '--fwmark-service': '-f', '--scheduler': '-s', '--persistent': '-p', '--netmask': '-M',
+    '--real-server': '-r', '--gatewaying': '-g', '--ipip': '-i', '--masquerading': '-m',
+    '--weight': '-w', '--u-threshold': '-x', '--l-threshold': '-y', '--ipv6': '-6', '--ops': '-o',
+    '--sched-flags': '-b',
+}
+_FORWARD_OF = {'-g': 'dr', '-i': 'tun', '-m': 'masq'}
+
+
+def _split_addr_port(text, what):
+    """'a.b.c.d:p', '[v6]:p', or an address alone (port None)."""
+    if text.startswith('['):
+        addr, sep, rest = text[1:].partition(']')
+        if not sep:
+            raise RulesError("%s %r: missing ']'" % (what, text))
+        port = rest[1:] if rest.startswith(':') else None
+    elif text.count(':') == 1:
+        addr, port = text.split(':')
+    else:
+        addr, port = text, None
+    try:
+        family, addr = normalize_ip(addr)
+    except ValueError as e:
+        raise RulesError("%s: %s" % (what, e))
+    if port is not None:
+        if not port.isdigit() or int(port) > 65535:
+            raise RulesError("%s %r: port must be a number from 0 to 65535" % (what, text))
+        port = int(port)
+    return family, addr, port
+
+
+def _int(value, what, low, high):
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise RulesError("%s must be a number, not %r" % (what, value))
+    if what == 'fwmark' and n < 0:
+        n &= 0xffffffff  # Debian's ipvsadm prints marks above 2^31 with %d
+    if not low <= n <= high:
+        raise RulesError("%s must be from %d to %d, not %d" % (what, low, high, n))
+    return n
+
+
+def _options(tokens):
+    """[(switch, value or None)], with long options mapped to short ones."""
+    takes_value = {'-t', '-u', '--sctp-service', '-f', '-s', '-M', '-r', '-w', '-x', '-y', '--pe', '-b',
+                   '--tun-type', '--tun-port'}
+    out = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        value = None
+        if tok.startswith('--') and '=' in tok:
+            tok, value = tok.split('=', 1)
+        tok = _ALIASES.get(tok, tok)
+        if value is None and tok in takes_value:
+            if i + 1 >= len(tokens):
+                raise RulesError("option %s needs a value" % tok)
+            i += 1
+            value = tokens[i]
+        elif value is None and tok == '-p' and i + 1 < len(tokens) and tokens[i + 1].isdigit():
+            i += 1
+            value = tokens[i]
+        out.append((tok, value))
+        i += 1
+    return out
+
+
+def _service_key(opts):
+    specs = [(o, v) for o, v in opts if o in ('-t', '-u', '--sctp-service', '-f')]
+    if len(specs) != 1:
+        raise RulesError("exactly one of -t, -u, --sctp-service or -f is needed")
+    switch, value = specs[0]
+    if switch == '-f':
+        family = 'ipv6' if any(o == '-6' for o, _v in opts) else 'ipv4'
+        return (family, None, None, None, _int(value, 'fwmark', 1, 0xffffffff))
+    family, vip, vport = _split_addr_port(value, 'virtual service')
+    protocol = {'-t': 'tcp', '-u': 'udp', '--sctp-service': 'sctp'}[switch]
+    return (family, protocol, vip, vport or 0, None)
+
+
+def _parse_service(opts):
+    key = _service_key(opts)
+    family, protocol, vip, vport, fwmark = key
+    flags, timeout, netmask, scheduler, pe, sched_flags = 0, 0, None, 'wlc', None, []
+    for o, v in opts:
+        if o == '-s':
+            scheduler = v
+        elif o == '-p':
+            flags |= F_PERSISTENT
+            timeout = _int(v, 'persistence timeout', 1, 86400 * 31) if v else DEFAULT_PERSISTENCE_TIMEOUT
+        elif o == '-M':
+            try:
+                netmask = normalize_netmask(v, family)
+            except ValueError as e:
+                raise RulesError(str(e))
+        elif o == '--pe':
+            pe = v
+        elif o == '-o':
+            flags |= F_ONEPACKET
+        elif o == '-b':
+            sched_flags = [f for f in v.split(',') if f]
+        elif o not in ('-t', '-u', '--sctp-service', '-f', '-6', '-A'):
+            raise RulesError("option %s does not belong on a service (-A) line" % o)
+    if not fwmark and not vport and not flags & F_PERSISTENT:
+        raise RulesError("Zero port specified for non-persistent service")
+    if flags & F_ONEPACKET and not fwmark and protocol != 'udp':
+        raise RulesError("One-Packet Scheduling is only for UDP virtual services")
+    try:
+        flags |= sched_flags_bits(sched_flags, scheduler)
+    except ValueError as e:
+        raise RulesError(str(e))
+    return make_service(family=family, protocol=protocol, vip=vip, vport=vport, fwmark=fwmark,
+                        scheduler=scheduler, flags=flags, timeout=timeout, netmask=netmask, pe=pe)
+
+
+def _parse_server(opts):
+    key = _service_key(opts)
+    rip = rport = rfamily = None
+    forward, weight, uth, lth = 'dr', 1, 0, 0
+    tun_type, tun_port, tun_csum = None, None, None
+    for o, v in opts:
+        if o == '-r':
+            rfamily, rip, rport = _split_addr_port(v, 'real server')
+        elif o in _FORWARD_OF:
+            forward = _FORWARD_OF[o]
+        elif o == '-w':
+            weight = _int(v, 'weight', 0, 0x7fffffff)
+        elif o == '-x':
+            uth = _int(v, 'upper threshold', 0, 0x7fffffff)
+        elif o == '-y':
+            lth = _int(v, 'lower threshold', 0, 0x7fffffff)
+        elif o == '--tun-type':
+            if v not in ('ipip', 'gue', 'gre'):
+                raise RulesError("tunnel type must be ipip, gue or gre, not %r" % v)
+            tun_type = v
+        elif o == '--tun-port':
+            tun_port = _int(v, 'tunnel port', 1, 65535)
+        elif o in ('--tun-nocsum', '--tun-csum', '--tun-remcsum'):
+            tun_csum = o[len('--tun-'):]
+        elif o not in ('-t', '-u', '--sctp-service', '-f', '-6', '-a'):
+            raise RulesError("option %s does not belong on a real server (-a) line" % o)
+    if rip is None:
+        raise RulesError("a real server line needs -r")
+    if (tun_type or tun_port or tun_csum) and forward != 'tun':
+        raise RulesError("tunnel options need -i (tunnel forwarding)")
+    if tun_type == 'gue' and not tun_port:
+        raise RulesError("a gue tunnel needs --tun-port")
+    if tun_port and tun_type != 'gue':
+        raise RulesError("--tun-port is only for gue tunnels")
+    if tun_csum == 'remcsum' and tun_type != 'gue':
+        raise RulesError("--tun-remcsum is only for gue tunnels")
+    if tun_csum and tun_type not in ('gue', 'gre'):
+        raise RulesError("checksum options are only for gue and gre tunnels")
+    if rfamily != key[0] and forward != 'tun':
+        raise RulesError("Different address family is allowed only for tunneling servers")
+    if rport is None or (not key[4] and forward in ('dr', 'tun')):
+        rport = key[3] or 0  # ipvsadm: DR and TUN servers keep the service port
+    return key, make_server(rip, rport, family=rfamily, forward=forward, weight=weight, u_threshold=uth,
+                            l_threshold=lth, tun_type=tun_type, tun_port=tun_port, tun_csum=tun_csum)
+
+
+def parse(text):
+    """[(Service, [Server])] of ipvsadm-save text, in the order given."""
+    table = []
+    index = {}
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith('#'):
+            continue
+        try:
+            tokens = shlex.split(line)
+            opts = _options(tokens)
+            cmd = opts[0][0]
+            if cmd == '-A':
+                svc = _parse_service(opts)
+                if svc.key in index:
+                    raise RulesError("%s is defined twice" % service_text(svc.key))
+                index[svc.key] = len(table)
+                table.append((svc, []))
+            elif cmd == '-a':
+                key, srv = _parse_server(opts)
+                if key not in index:
+                    raise RulesError("real server for %s, which no -A line above defines" % service_text(key))
+                servers = table[index[key]][1]
+                if any(s.key == srv.key for s in servers):
+                    raise RulesError("%s is listed twice" % srv.text())
+                servers.append(srv)
+            else:
+                raise RulesError("only -A (add service) and -a (add server) lines are understood, not %s" % cmd)
+        except RulesError as e:
+            raise RulesError("line %d: %s" % (lineno, e))
+    return table
