@@ -43,13 +43,16 @@ def _wrapped(a, b):
 
 
 def _addr_words(family, addr):
-    packed = socket.inet_pton(FAMILIES[family], addr)
-    return [int.from_bytes(packed[i:i + 4], 'big') for i in range(0, len(packed), 4)]
+    """The address as ipvsadm holds it: a 16-byte union read as 4 big-endian words."""
+    packed = socket.inet_pton(FAMILIES[family], addr).ljust(16, b'\0')
+    return [int.from_bytes(packed[i:i + 4], 'big') for i in range(0, 16, 4)]
 
 
-def _cmp_addr(family, a1, a2):
+def _cmp_addr(family, fam1, a1, fam2, a2):
+    """Compare as ipvsadm does: as many words as the first entry's family has."""
     r = 0
-    for w1, w2 in zip(_addr_words(family, a1), _addr_words(family, a2)):
+    words = 4 if family == 'ipv6' else 1
+    for w1, w2 in list(zip(_addr_words(fam1, a1), _addr_words(fam2, a2)))[:words]:
         r = _wrapped(w1, w2)
         if r:
             break
@@ -66,15 +69,12 @@ def cmp_services(s1, s2):
     r = PROTOCOLS.get(s1.protocol, 0) - PROTOCOLS.get(s2.protocol, 0)
     if r or s1.fwmark:
         return r
-    r = _cmp_addr(s1.family, s1.vip, s2.vip)
+    r = _cmp_addr(s1.family, s1.family, s1.vip, s2.family, s2.vip)
     return r or (s1.vport - s2.vport)
 
 
 def cmp_servers(d1, d2):
-    if d1.family == d2.family:
-        r = _cmp_addr(d1.family, d1.rip, d2.rip)
-    else:
-        r = FAMILIES[d1.family] - FAMILIES[d2.family]
+    r = _cmp_addr(d1.family, d1.family, d1.rip, d2.family, d2.rip)
     return r or (d1.rport - d2.rport)
 
 
