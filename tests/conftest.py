@@ -33,4 +33,5 @@ try:
     import ansible_collections.lvs.ipvs  # noqa: F401  (already on the path, e.g. ansible-test)
 except ImportError:
     sys.path.insert(0, collection_path())
-    os.environ.setdefault('ANSIBLE_COLLECTIONS_PATH', collection_path())
+    # ansible-playbook runs started by the integration tests find lvs.ipvs here.
+    os.environ['ANSIBLE_COLLECTIONS_PATH'] = collection_path()
