@@ -25,6 +25,7 @@ def ansible_playbook(playbook, *args):
     env = dict(os.environ, ANSIBLE_PYTHON_INTERPRETER=sys.executable,
                ANSIBLE_HOME=os.environ.get('ANSIBLE_HOME', '/tmp/ansible-home'),
                ANSIBLE_LOCAL_TEMP=os.environ.get('ANSIBLE_LOCAL_TEMP', '/tmp/ansible-local'),
+               ANSIBLE_REMOTE_TEMP=os.environ.get('ANSIBLE_REMOTE_TEMP', '/tmp/ansible-remote'),
                ANSIBLE_NOCOLOR='1', ANSIBLE_RETRY_FILES_ENABLED='0')
     cmd = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', 'localhost,', '-c', 'local',
            os.path.join(HERE, 'playbooks', playbook)] + list(args)

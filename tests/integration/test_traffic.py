@@ -31,13 +31,14 @@ def test_nat_wrr_3_to_1_with_stats_rates_and_connections(topo):
 
     assert topo.get(40) == {'rs1': 30, 'rs2': 10}
 
+    # The kernel publishes counters from its 2-second estimator: wait for them, then for rates.
+    deadline = time.time() + 10
+    while client.service(svc.key).stats.conns < 40 and time.time() < deadline:
+        time.sleep(0.5)
     (got_svc, got_servers), = client.table()
     assert got_svc.stats.conns == 40 and got_svc.stats.inpkts > 40 and got_svc.stats.outbytes > 0
     by_rip = dict((s.rip, s) for s in got_servers)
     assert (by_rip['10.21.0.2'].stats.conns, by_rip['10.22.0.2'].stats.conns) == (30, 10)
-
-    # The estimator updates rates every 2 s; they must show the traffic just sent.
-    deadline = time.time() + 8
     while client.service(svc.key).rates.cps == 0 and time.time() < deadline:
         time.sleep(0.5)
     rates = client.service(svc.key).rates
