@@ -150,7 +150,7 @@ def get_uint(buf, off, length):
     if length == 2:
         return _U16.unpack_from(buf, off)[0]
     if length == 1:
-        return buf[off] if not isinstance(buf, str) else ord(buf[off])
+        return buf[off]
     raise ValueError("unexpected integer attribute length %d" % length)
 
 
