@@ -60,7 +60,8 @@ def explain(err, op, subject, service=None, scheduler=None, pe=None, netlink_msg
     elif op in ('edit-server', 'del-server') and err == errno.ENOENT:
         msg = "%s does not exist%s" % (subject, where)
     elif op in ('add-server', 'edit-server') and err == errno.ERANGE:
-        msg = "%s: weight and thresholds must not be negative (the kernel rejected the values)%s" % (subject, where)
+        msg = ("%s%s: the kernel rejected the values (weight must not be negative, and l_threshold "
+               "must not be above u_threshold)" % (subject, where))
     elif op in ('add-server', 'edit-server') and err == errno.EINVAL:
         msg = ("%s was rejected by the kernel%s: invalid value (a real server of another address "
                "family than its service needs forward=tun and no running sync daemon; "
