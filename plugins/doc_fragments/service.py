@@ -1,0 +1,94 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) lvs.ipvs contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+
+    # Service identity (module_utils/_options.py SERVICE_ID_SPEC).
+    DOCUMENTATION = r'''
+options:
+  vip:
+    description:
+      - Virtual IPv4 or IPv6 address of the service.
+      - Required unless O(fwmark) names the service; needs O(vport).
+    type: str
+  vport:
+    description:
+      - Virtual port, 0 to 65535. Port 0 (all ports) needs a persistent service, as in C(ipvsadm).
+    type: int
+  protocol:
+    description:
+      - Protocol of an address service. Ignored with O(fwmark).
+    type: str
+    choices: [tcp, udp, sctp]
+    default: tcp
+  fwmark:
+    description:
+      - Firewall mark (1 to 4294967295) that names the service instead of O(vip), O(vport) and O(protocol).
+    type: int
+  family:
+    description:
+      - Address family. Derived from O(vip); needed only for an IPv6 firewall-mark service.
+    type: str
+    choices: [ipv4, ipv6]
+'''
+
+    # Real-server options (module_utils/_options.py SERVER_SPEC).
+    SERVER = r'''
+options:
+  rip:
+    description:
+      - Address of the real server, IPv4 or IPv6. Another family than the service's is accepted
+        only with O(forward=tun), as the kernel requires.
+    type: str
+    required: true
+  rport:
+    description:
+      - Port of the real server. Defaults to O(vport).
+      - With O(forward=dr) or O(forward=tun) the real server receives the service port unchanged,
+        so O(rport) may only repeat O(vport) (firewall-mark services excepted).
+    type: int
+  forward:
+    description:
+      - Forwarding method. V(dr) direct routing (C(-g)), V(masq) NAT (C(-m)), V(tun) tunnelling
+        (C(-i)), V(local) the director itself, V(bypass), and V(fnat) on FULLNAT kernels only.
+    type: str
+    choices: [masq, local, tun, dr, bypass, fnat]
+    default: dr
+  weight:
+    description:
+      - Weight, 0 to 2147483647. 0 sends no new connections.
+    type: int
+    default: 1
+  u_threshold:
+    description:
+      - Upper connection threshold; above it the server gets no new connections. 0 means none.
+    type: int
+    default: 0
+  l_threshold:
+    description:
+      - Lower connection threshold at which an overloaded server is used again. Needs O(u_threshold)
+        at least as high. 0 means none.
+    type: int
+    default: 0
+  tun_type:
+    description:
+      - Tunnel type for O(forward=tun). Defaults to V(ipip).
+    type: str
+    choices: [ipip, gue, gre]
+  tun_port:
+    description:
+      - Remote port of a V(gue) tunnel; required for it and only for it.
+    type: int
+  tun_csum:
+    description:
+      - Tunnel checksum mode for V(gue) and V(gre) tunnels (V(remcsum) only for V(gue)). Defaults to V(nocsum).
+    type: str
+    choices: [nocsum, csum, remcsum]
+'''
