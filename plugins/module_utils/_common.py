@@ -16,6 +16,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import IpvsError
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import normalize_ip
+from ansible_collections.lvs.ipvs.plugins.module_utils._options import OptionError
 
 __metaclass__ = type
 
@@ -60,12 +61,19 @@ class IpvsModule:
             self._client.close()
         self.module.exit_json(**kwargs)
 
+    def finish(self, changed, before=None, after=None, **result):
+        """Exit with `changed`, the diff when --diff asked for it, and the result keys."""
+        if self.module._diff:
+            result['diff'] = dict(before=before if before is not None else {},
+                                  after=after if after is not None else {})
+        self.exit(changed=changed, **result)
+
     def run(self, func):
-        """Call func(self); any IpvsError becomes a clean failure, anything
-        else a failure that still carries the traceback for a bug report."""
+        """Call func(self); IpvsError and OptionError (a bad option) become a
+        clean failure, anything else one that carries the traceback for a bug report."""
         try:
             func(self)
-        except IpvsError as e:
+        except (IpvsError, OptionError) as e:
             self.fail(str(e))
         except Exception as e:  # pylint: disable=broad-except
             self.fail("unexpected error: %s" % e, exception=traceback.format_exc())

@@ -269,6 +269,19 @@ def server_dict(srv, with_stats=True, with_rates=True):
     return d
 
 
+COUNTERS = ('active_conns', 'inactive_conns', 'persist_conns', 'stats', 'rates')
+
+
+def config_dict(d):
+    """A service or server dict without its counters: what --diff shows."""
+    if d is None:
+        return {}
+    out = dict((k, v) for k, v in d.items() if k not in COUNTERS)
+    if 'servers' in out:
+        out['servers'] = [config_dict(s) for s in out['servers']]
+    return out
+
+
 def daemon_dict(daemon):
     return dict(daemon._asdict())
 

@@ -21,6 +21,13 @@ __metaclass__ = type
 
 INT_MAX = 0x7fffffff
 
+
+FNAT_UNSUPPORTED = "forward=fnat needs a FULLNAT kernel (such as Alibaba LVS); this kernel has no FULLNAT support"
+
+
+class OptionError(ValueError):
+    """A bad option value; the message names the option and what it accepts."""
+
 SERVICE_ID_SPEC = dict(
     vip=dict(type='str'),
     vport=dict(type='int'),
@@ -49,7 +56,7 @@ SERVER_SPEC = dict(
 
 def _in_range(name, value, low, high):
     if value is not None and not low <= value <= high:
-        raise ValueError("%s must be between %d and %d, got %d" % (name, low, high, value))
+        raise OptionError("%s must be between %d and %d, got %d" % (name, low, high, value))
     return value
 
 
@@ -62,18 +69,17 @@ def service_key(params):
     try:
         vip_family, vip = normalize_ip(params['vip'])
     except ValueError as e:
-        raise ValueError("vip: %s" % e)
+        raise OptionError("vip: %s" % e)
     if family and family != vip_family:
-        raise ValueError("family is %s but vip %s is an %s address" % (family, vip, vip_family))
+        raise OptionError("family is %s but vip %s is an %s address" % (family, vip, vip_family))
     vport = _in_range('vport', params['vport'], 0, 65535)
     return (vip_family, params.get('protocol') or 'tcp', vip, vport, None)
 
 
-def server_from_params(p, key, where='', fullnat=None):
+def server_from_params(p, key, where=''):
     """The Server that options `p` describe for service `key`.
 
     `where` prefixes option names in messages (e.g. "servers[2].").
-    `fullnat` is the kernel's FULLNAT support, or None when not yet known.
     """
     def opt(name):
         return where + name
@@ -81,18 +87,16 @@ def server_from_params(p, key, where='', fullnat=None):
     try:
         family, rip = normalize_ip(p['rip'])
     except ValueError as e:
-        raise ValueError("%s: %s" % (opt('rip'), e))
+        raise OptionError("%s: %s" % (opt('rip'), e))
     forward = p.get('forward') or 'dr'
     svc_family, _proto, _vip, vport, fwmark = key
     if family != svc_family and forward != 'tun':
-        raise ValueError("%s %s is %s but the service %s is %s: a real server of another address family "
+        raise OptionError("%s %s is %s but the service %s is %s: a real server of another address family "
                          "needs forward=tun" % (opt('rip'), rip, family, service_text(key), svc_family))
-    if forward == 'fnat' and fullnat is False:
-        raise ValueError("%s=fnat needs a FULLNAT kernel; this kernel has no FULLNAT support" % opt('forward'))
     rport = _in_range(opt('rport'), p.get('rport'), 0, 65535)
     if not fwmark and forward in ('dr', 'tun'):
         if rport is not None and rport != vport:
-            raise ValueError("%s=%d: with forward=%s the real server receives the service port %d unchanged "
+            raise OptionError("%s=%d: with forward=%s the real server receives the service port %d unchanged "
                              "(leave %s out, or use forward=masq to map ports)"
                              % (opt('rport'), rport, forward, vport, opt('rport')))
         rport = vport
@@ -102,25 +106,25 @@ def server_from_params(p, key, where='', fullnat=None):
     u_th = _in_range(opt('u_threshold'), p.get('u_threshold') or 0, 0, INT_MAX)
     l_th = _in_range(opt('l_threshold'), p.get('l_threshold') or 0, 0, INT_MAX)
     if l_th and (not u_th or l_th > u_th):
-        raise ValueError("%s (%d) needs a %s at least as high" % (opt('l_threshold'), l_th, opt('u_threshold')))
+        raise OptionError("%s (%d) needs a %s at least as high" % (opt('l_threshold'), l_th, opt('u_threshold')))
     tun_type, tun_port, tun_csum = p.get('tun_type'), p.get('tun_port'), p.get('tun_csum')
     if forward != 'tun':
         given = [n for n in ('tun_type', 'tun_port', 'tun_csum') if p.get(n) is not None]
         if given:
-            raise ValueError("%s only apply to forward=tun, not forward=%s"
+            raise OptionError("%s only apply to forward=tun, not forward=%s"
                              % (', '.join(opt(n) for n in given), forward))
     else:
         tun_type = tun_type or 'ipip'
         if tun_type == 'gue':
             if tun_port is None:
-                raise ValueError("%s=gue needs %s (the remote GUE port)" % (opt('tun_type'), opt('tun_port')))
+                raise OptionError("%s=gue needs %s (the remote GUE port)" % (opt('tun_type'), opt('tun_port')))
             _in_range(opt('tun_port'), tun_port, 1, 65535)
         elif tun_port is not None:
-            raise ValueError("%s is only for tun_type=gue, not %s" % (opt('tun_port'), tun_type))
+            raise OptionError("%s is only for tun_type=gue, not %s" % (opt('tun_port'), tun_type))
         if tun_csum is not None:
             if tun_type == 'ipip':
-                raise ValueError("%s is only for tun_type=gue or gre" % opt('tun_csum'))
+                raise OptionError("%s is only for tun_type=gue or gre" % opt('tun_csum'))
             if tun_type == 'gre' and tun_csum == 'remcsum':
-                raise ValueError("%s=remcsum is only for tun_type=gue" % opt('tun_csum'))
+                raise OptionError("%s=remcsum is only for tun_type=gue" % opt('tun_csum'))
     return make_server(rip, rport, family=family, forward=forward, weight=weight, u_threshold=u_th,
                        l_threshold=l_th, tun_type=tun_type, tun_port=tun_port, tun_csum=tun_csum)

@@ -1,0 +1,177 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) lvs.ipvs contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: ipvs_daemon
+short_description: Run or stop the IPVS connection synchronisation daemon
+version_added: 0.1.0
+description:
+  - Starts or stops the kernel's connection sync daemon in the V(master) role (sends connection
+    state by multicast) or the V(backup) role (receives it), like C(ipvsadm --start-daemon) and
+    C(--stop-daemon). A master and a backup may run at the same time.
+  - The kernel cannot change a running daemon; when its settings differ from the ones asked, the
+    module stops and restarts it, and the diff shows both.
+extends_documentation_fragment:
+  - lvs.ipvs.common
+  - lvs.ipvs.common.ATTRIBUTES
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+options:
+  state:
+    description: Whether the daemon of O(role) runs.
+    type: str
+    choices: [present, absent]
+    default: present
+  role:
+    description: Which daemon.
+    type: str
+    choices: [master, backup]
+    required: true
+  mcast_interface:
+    description: Interface the multicast messages are sent or received on. Required with O(state=present).
+    type: str
+  syncid:
+    description: Sync ID (0 to 255) that tells this cluster's messages apart; 0 accepts any ID on a backup.
+    type: int
+    default: 0
+  sync_maxlen:
+    description:
+      - Largest sync message payload, in bytes (up to 65507). The kernel's default follows the
+        interface MTU (1472 for an MTU of 1500).
+    type: int
+  mcast_group:
+    description: Multicast group, IPv4 or IPv6. The kernel's default is 224.0.0.81.
+    type: str
+  mcast_port:
+    description: UDP port of the multicast messages, 1 to 65535. The kernel's default is 8848.
+    type: int
+  mcast_ttl:
+    description: TTL of the multicast messages, 1 to 255. The kernel's default is 1.
+    type: int
+notes:
+  - Real servers of another address family than their service cannot be used while a daemon runs.
+author:
+  - lvs.ipvs contributors
+'''
+
+EXAMPLES = r'''
+- name: Master on the active director
+  lvs.ipvs.ipvs_daemon:
+    role: master
+    mcast_interface: eth1
+    syncid: 7
+  become: true
+
+- name: Backup on the standby, on a dedicated group
+  lvs.ipvs.ipvs_daemon:
+    role: backup
+    mcast_interface: eth1
+    syncid: 7
+    mcast_group: 239.1.1.7
+    mcast_port: 8849
+  become: true
+'''
+
+RETURN = r'''
+daemon:
+  description: The daemon of O(role) after the task (as it would be, in check mode), in
+    M(lvs.ipvs.ipvs_info)'s shape; null when stopped. Values the kernel chooses (maxlen, group,
+    port, ttl) are null in check mode when not given.
+  returned: always
+  type: dict
+  sample: {role: master, mcast_interface: eth1, syncid: 7, sync_maxlen: 1472, mcast_group: 224.0.0.81,
+           mcast_port: 8848, mcast_ttl: 1}
+'''
+
+from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs
+from ansible_collections.lvs.ipvs.plugins.module_utils._common import IpvsModule
+from ansible_collections.lvs.ipvs.plugins.module_utils._model import Daemon, daemon_dict, normalize_ip
+from ansible_collections.lvs.ipvs.plugins.module_utils._options import OptionError
+
+SETTINGS = ('sync_maxlen', 'mcast_group', 'mcast_port', 'mcast_ttl')
+RANGES = dict(syncid=(0, 255), sync_maxlen=(1, 65507), mcast_port=(1, 65535), mcast_ttl=(1, 255))
+
+
+def desired_daemon(p):
+    for name, (low, high) in RANGES.items():
+        if p[name] is not None and not low <= p[name] <= high:
+            raise OptionError("%s must be between %d and %d, got %d" % (name, low, high, p[name]))
+    ifname = p['mcast_interface']
+    if not ifname or len(ifname) > 15 or '/' in ifname or ' ' in ifname:
+        raise OptionError("mcast_interface must be an interface name of 1 to 15 characters, got %r" % (ifname,))
+    group = None
+    if p['mcast_group'] is not None:
+        try:
+            family, group = normalize_ip(p['mcast_group'])
+        except ValueError as e:
+            raise OptionError("mcast_group: %s" % e)
+        first = int(group.split('.')[0]) if family == 'ipv4' else None
+        if (family == 'ipv4' and not 224 <= first <= 239) or (family == 'ipv6' and not group.startswith('ff')):
+            raise OptionError("mcast_group: %s is not a multicast address" % group)
+    return Daemon(p['role'], ifname, p['syncid'], p['sync_maxlen'], group, p['mcast_port'], p['mcast_ttl'])
+
+
+def satisfies(current, desired):
+    """A running daemon matches when every setting asked for is what it has."""
+    return all(getattr(desired, f) is None or getattr(desired, f) == getattr(current, f) for f in Daemon._fields)
+
+
+def run(m):
+    p = m.params
+    desired = desired_daemon(p) if p['state'] == 'present' else None
+    client = m.client()
+    current = next((d for d in client.daemons() if d.role == p['role']), None)
+    ops = []
+    if desired is None:
+        if current is not None:
+            ops.append(_ipvs.op_stop_daemon(p['role']))
+        after = None
+    elif current is not None and satisfies(current, desired):
+        after = current
+    else:
+        if current is not None:
+            ops.append(_ipvs.op_stop_daemon(p['role']))  # the kernel cannot change a running daemon
+        ops.append(_ipvs.op_start_daemon(desired))
+        after = desired
+    if ops and not m.check_mode:
+        client.apply_or_raise(ops[:1])
+        client.apply_or_raise(ops[1:])
+        after = next((d for d in client.daemons() if d.role == p['role']), None)
+    before_d = daemon_dict(current) if current is not None else None
+    after_d = daemon_dict(after) if after is not None else None
+    result = dict(daemon=after_d)
+    if len(ops) == 2:
+        result['msg'] = 'the %s sync daemon was restarted to change its settings' % p['role']
+    m.finish(bool(ops), before_d, after_d, **result)
+
+
+def main():
+    IpvsModule(
+        argument_spec=dict(
+            state=dict(type='str', default='present', choices=['present', 'absent']),
+            role=dict(type='str', required=True, choices=['master', 'backup']),
+            mcast_interface=dict(type='str'),
+            syncid=dict(type='int', default=0),
+            sync_maxlen=dict(type='int'),
+            mcast_group=dict(type='str'),
+            mcast_port=dict(type='int'),
+            mcast_ttl=dict(type='int'),
+        ),
+        required_if=[('state', 'present', ['mcast_interface'])],
+    ).run(run)
+
+
+if __name__ == '__main__':
+    main()

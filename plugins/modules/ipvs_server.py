@@ -1,0 +1,143 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) lvs.ipvs contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: ipvs_server
+short_description: Manage one real server of an IPVS virtual service
+version_added: 0.1.0
+description:
+  - Adds, updates, drains or removes a real server (destination) of an existing IPVS virtual
+    service, like C(ipvsadm -a), C(-e) and C(-d).
+  - To own all real servers of a service in one task, use the O(lvs.ipvs.ipvs_service#module:servers)
+    option of M(lvs.ipvs.ipvs_service).
+extends_documentation_fragment:
+  - lvs.ipvs.service
+  - lvs.ipvs.service.SERVER
+  - lvs.ipvs.common
+  - lvs.ipvs.common.ATTRIBUTES
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+options:
+  state:
+    description:
+      - V(present) adds the real server or updates it to the options given.
+      - V(drained) keeps an existing real server with weight 0, so it gets no new connections while
+        its existing ones finish (graceful removal); the other options are not applied. A real
+        server that does not exist is left absent.
+      - V(absent) removes it; its connections are dropped by the kernel.
+    type: str
+    choices: [present, absent, drained]
+    default: present
+author:
+  - lvs.ipvs contributors
+'''
+
+EXAMPLES = r'''
+- name: A NAT real server with weight 3
+  lvs.ipvs.ipvs_server:
+    vip: 192.0.2.10
+    vport: 80
+    rip: 10.0.0.2
+    rport: 8080
+    forward: masq
+    weight: 3
+  become: true
+
+- name: Drain it before maintenance (no new connections, existing ones finish)
+  lvs.ipvs.ipvs_server:
+    vip: 192.0.2.10
+    vport: 80
+    rip: 10.0.0.2
+    rport: 8080
+    state: drained
+  become: true
+
+- name: A GUE-tunnelled real server of an IPv6 firewall-mark service
+  lvs.ipvs.ipvs_server:
+    fwmark: 7
+    family: ipv6
+    rip: 2001:db8::20
+    forward: tun
+    tun_type: gue
+    tun_port: 6080
+    tun_csum: csum
+  become: true
+'''
+
+RETURN = r'''
+server:
+  description: The real server as it is after the task (as it would be, in check mode), in
+    M(lvs.ipvs.ipvs_info)'s shape; null when absent.
+  returned: always
+  type: dict
+  sample: {rip: 10.0.0.2, rport: 8080, family: ipv4, forward: masq, weight: 3, u_threshold: 0,
+           l_threshold: 0, tun_type: null, tun_port: null, tun_csum: null, active_conns: 0,
+           inactive_conns: 0, persist_conns: 0}
+'''
+
+from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs
+from ansible_collections.lvs.ipvs.plugins.module_utils._common import IpvsModule
+from ansible_collections.lvs.ipvs.plugins.module_utils._model import config_dict, server_dict, service_text
+from ansible_collections.lvs.ipvs.plugins.module_utils._options import (
+    FNAT_UNSUPPORTED, SERVER_SPEC, SERVICE_ID_CONSTRAINTS, SERVICE_ID_SPEC, server_from_params, service_key,
+)
+
+
+def run(m):
+    p = m.params
+    key = service_key(p)
+    desired = server_from_params(p, key)
+    client = m.client()
+    if desired.forward == 'fnat' and not client.supports_laddr:
+        m.fail(FNAT_UNSUPPORTED)
+    if client.service(key, with_stats=False) is None:
+        if p['state'] == 'present':
+            m.fail("virtual service %s does not exist; create it first (lvs.ipvs.ipvs_service)" % service_text(key))
+        m.finish(False, server=None)
+    current = next((s for s in client.servers(key, with_stats=False) if s.key == desired.key), None)
+
+    op, after = None, current
+    if p['state'] == 'present':
+        after = desired
+        if current is None:
+            op = _ipvs.op_add_server(key, desired)
+        elif current.config() != desired.config():
+            op = _ipvs.op_edit_server(key, desired)
+    elif p['state'] == 'drained':
+        if current is not None and current.weight != 0:
+            after = current._replace(weight=0)
+            op = _ipvs.op_edit_server(key, after)
+    elif current is not None:
+        after = None
+        op = _ipvs.op_delete_server(key, current)
+
+    if op is not None and not m.check_mode:
+        client.apply_or_raise([op])
+        if after is not None:
+            after = next(s for s in client.servers(key, with_stats=False) if s.key == desired.key)
+    before_d = server_dict(current) if current is not None else None
+    after_d = server_dict(after, False, False) if after is not None else None
+    m.finish(op is not None, config_dict(before_d), config_dict(after_d), server=after_d)
+
+
+def main():
+    spec = dict(SERVICE_ID_SPEC)
+    spec.update(SERVER_SPEC)
+    spec['state'] = dict(type='str', default='present', choices=['present', 'absent', 'drained'])
+    IpvsModule(argument_spec=spec, **SERVICE_ID_CONSTRAINTS).run(run)
+
+
+if __name__ == '__main__':
+    main()

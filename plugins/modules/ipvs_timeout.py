@@ -1,0 +1,91 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) lvs.ipvs contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: ipvs_timeout
+short_description: Set the IPVS connection timeouts
+version_added: 0.1.0
+description:
+  - Sets the timeouts of IPVS connections for TCP sessions, TCP sessions after a FIN, and UDP,
+    like C(ipvsadm --set tcp tcpfin udp). An omitted value is left as it is.
+extends_documentation_fragment:
+  - lvs.ipvs.common
+  - lvs.ipvs.common.ATTRIBUTES
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+options:
+  tcp:
+    description: Timeout of established TCP connections, in seconds (kernel default 900).
+    type: int
+  tcpfin:
+    description: Timeout of TCP connections after a FIN, in seconds (kernel default 120).
+    type: int
+  udp:
+    description: Timeout of UDP connections, in seconds (kernel default 300).
+    type: int
+author:
+  - lvs.ipvs contributors
+'''
+
+EXAMPLES = r'''
+- name: Shorter TCP and UDP timeouts for a busy director
+  lvs.ipvs.ipvs_timeout:
+    tcp: 600
+    udp: 60
+  become: true
+'''
+
+RETURN = r'''
+timeouts:
+  description: The timeouts after the task (as they would be, in check mode), in seconds.
+  returned: always
+  type: dict
+  sample: {tcp: 600, tcpfin: 120, udp: 60}
+'''
+
+from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs
+from ansible_collections.lvs.ipvs.plugins.module_utils._common import IpvsModule
+from ansible_collections.lvs.ipvs.plugins.module_utils._options import OptionError
+
+# The kernel keeps timeouts in jiffies as an int: seconds * HZ must fit (HZ up to 1000).
+MAX_TIMEOUT = 0x7fffffff // 1000
+NAMES = ('tcp', 'tcpfin', 'udp')
+
+
+def run(m):
+    wanted = {}
+    for name in NAMES:
+        value = m.params[name]
+        if value is not None:
+            if not 1 <= value <= MAX_TIMEOUT:
+                raise OptionError("%s must be between 1 and %d seconds, got %d" % (name, MAX_TIMEOUT, value))
+            wanted[name] = value
+    client = m.client()
+    before = dict(client.timeouts()._asdict())
+    after = dict(before, **wanted)
+    changed = after != before
+    if changed and not m.check_mode:
+        client.apply_or_raise([_ipvs.op_set_timeouts(**wanted)])
+        after = dict(client.timeouts()._asdict())
+    m.finish(changed, before, after, timeouts=after)
+
+
+def main():
+    IpvsModule(argument_spec=dict((name, dict(type='int')) for name in NAMES),
+               required_one_of=[NAMES]).run(run)
+
+
+if __name__ == '__main__':
+    main()
