@@ -334,12 +334,14 @@ def make_laddr_decoder(family):
 # ---------------------------------------------------------------- operations
 
 class Op:
-    """One write, with what is needed to explain its failure."""
+    """One write: its request, the model objects it was built from (`args`),
+    and what is needed to explain its failure."""
 
-    __slots__ = ('name', 'request', 'subject', 'service', 'scheduler', 'pe')
+    __slots__ = ('name', 'args', 'request', 'subject', 'service', 'scheduler', 'pe')
 
-    def __init__(self, name, request, subject, service=None, scheduler=None, pe=None):
+    def __init__(self, name, args, request, subject, service=None, scheduler=None, pe=None):
         self.name = name
+        self.args = args
         self.request = request
         self.subject = subject
         self.service = service
@@ -351,24 +353,24 @@ class Op:
 
 
 def op_add_service(svc):
-    return Op('add-service', Request(CMD_NEW_SERVICE, encode_service(svc)), 'virtual service ' + svc.text(),
+    return Op('add-service', (svc,), Request(CMD_NEW_SERVICE, encode_service(svc)), 'virtual service ' + svc.text(),
               scheduler=svc.scheduler, pe=svc.pe)
 
 
 def op_edit_service(svc, mask=F_USER_MASK):
-    return Op('edit-service', Request(CMD_SET_SERVICE, encode_service(svc, mask)), 'virtual service ' + svc.text(),
+    return Op('edit-service', (svc, mask), Request(CMD_SET_SERVICE, encode_service(svc, mask)), 'virtual service ' + svc.text(),
               service=svc.text(), scheduler=svc.scheduler, pe=svc.pe)
 
 
 def op_delete_service(key):
-    return Op('del-service', Request(CMD_DEL_SERVICE, nested(CMD_ATTR_SERVICE, *encode_service_key(key))),
+    return Op('del-service', (key,), Request(CMD_DEL_SERVICE, nested(CMD_ATTR_SERVICE, *encode_service_key(key))),
               'virtual service ' + service_text(key), service=service_text(key))
 
 
 def _dest_op(name, cmd, key, srv, full, svc_nest=None):
     if svc_nest is None:
         svc_nest = nested(CMD_ATTR_SERVICE, *encode_service_key(key))
-    return Op(name, Request(cmd, svc_nest + encode_server(srv, full)), srv.text(), service=service_text(key))
+    return Op(name, (key, srv), Request(cmd, svc_nest + encode_server(srv, full)), srv.text(), service=service_text(key))
 
 
 def op_add_server(key, srv, svc_nest=None):
@@ -385,42 +387,42 @@ def op_delete_server(key, srv, svc_nest=None):
 
 def op_zero(key=None):
     body = nested(CMD_ATTR_SERVICE, *encode_service_key(key)) if key else b''
-    return Op('zero', Request(CMD_ZERO, body), 'counters of ' + (service_text(key) if key else 'all services'),
+    return Op('zero', (key,), Request(CMD_ZERO, body), 'counters of ' + (service_text(key) if key else 'all services'),
               service=service_text(key) if key else None)
 
 
 def op_flush():
-    return Op('flush', Request(CMD_FLUSH), 'the IPVS table')
+    return Op('flush', (), Request(CMD_FLUSH), 'the IPVS table')
 
 
 def op_set_timeouts(tcp=None, tcpfin=None, udp=None):
     # 0 leaves a value as it is: the kernel only sets the non-zero ones.
     body = (attr_u32(CMD_ATTR_TIMEOUT_TCP, tcp or 0) + attr_u32(CMD_ATTR_TIMEOUT_TCP_FIN, tcpfin or 0)
             + attr_u32(CMD_ATTR_TIMEOUT_UDP, udp or 0))
-    return Op('set-timeouts', Request(CMD_SET_CONFIG, body), 'timeouts')
+    return Op('set-timeouts', (tcp, tcpfin, udp), Request(CMD_SET_CONFIG, body), 'timeouts')
 
 
 def op_start_daemon(daemon):
     subject = '%s sync daemon' % daemon.role
     if daemon.mcast_interface:
         subject += ' on %s' % daemon.mcast_interface
-    return Op('start-daemon', Request(CMD_NEW_DAEMON, encode_daemon(daemon)), subject)
+    return Op('start-daemon', (daemon,), Request(CMD_NEW_DAEMON, encode_daemon(daemon)), subject)
 
 
 def op_stop_daemon(role):
-    return Op('stop-daemon', Request(CMD_DEL_DAEMON, nested(CMD_ATTR_DAEMON,
+    return Op('stop-daemon', (role,), Request(CMD_DEL_DAEMON, nested(CMD_ATTR_DAEMON,
                                                             attr_u32(DAEMON_ATTR_STATE, DAEMON_ROLES[role]))),
               '%s sync daemon' % role)
 
 
 def op_add_laddr(key, address):
-    return Op('add-laddr', Request(CMD_NEW_LADDR, nested(CMD_ATTR_SERVICE, *encode_service_key(key))
+    return Op('add-laddr', (key, address), Request(CMD_NEW_LADDR, nested(CMD_ATTR_SERVICE, *encode_service_key(key))
                                    + encode_laddr(key[0], address)),
               'local address %s' % address, service=service_text(key))
 
 
 def op_delete_laddr(key, address):
-    return Op('del-laddr', Request(CMD_DEL_LADDR, nested(CMD_ATTR_SERVICE, *encode_service_key(key))
+    return Op('del-laddr', (key, address), Request(CMD_DEL_LADDR, nested(CMD_ATTR_SERVICE, *encode_service_key(key))
                                    + encode_laddr(key[0], address)),
               'local address %s' % address, service=service_text(key))
 
