@@ -5,6 +5,7 @@ validation and change computation against an in-memory IPVS (fake_ipvs)."""
 
 import pytest
 
+import cases
 from fake_ipvs import FakeIpvs, four_runs, run_module
 
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
@@ -87,35 +88,7 @@ def test_absent_and_zero_stats(run, fake):
     assert first['changed'] and KEY not in fake.svcs and first['diff']['after'] == {}
 
 
-@pytest.mark.parametrize('args, message', [
-    (dict(vip='192.0.2.300', vport=80), "vip: '192.0.2.300' is not an IPv4 or IPv6 address"),
-    (dict(vip='192.0.2.1', vport=65536), 'vport must be between 0 and 65535, got 65536'),
-    (dict(vip='192.0.2.1', vport=-1), 'vport must be between 0 and 65535, got -1'),
-    (dict(fwmark=0), 'fwmark must be between 1 and 4294967295, got 0'),
-    (dict(fwmark=1 << 32), 'fwmark must be between 1 and 4294967295'),
-    (dict(vip='192.0.2.1', vport=0), 'vport 0 (all ports) needs persistent: true'),
-    (dict(vip='192.0.2.1', vport=80, scheduler='Bad Name'), 'scheduler must be a kernel scheduler name'),
-    (dict(vip='192.0.2.1', vport=80, scheduler='wrr', sched_flags=['sh-port']),
-     "sched_flags: sched_flags 'sh-port' is only valid with scheduler 'sh', not 'wrr'"),
-    (dict(vip='192.0.2.1', vport=80, sched_flags=['fast']), 'value of sched_flags must be one or more of'),
-    (dict(vip='192.0.2.1', vport=80, one_packet=True), 'one_packet is only for UDP or firewall-mark services'),
-    (dict(vip='192.0.2.1', vport=80, persistence_timeout=100), 'persistence_timeout needs persistent: true'),
-    (dict(vip='192.0.2.1', vport=80, persistent=True, persistence_timeout=0), 'persistence_timeout must be between 1'),
-    (dict(vip='192.0.2.1', vport=80, persistent=True, netmask='255.0.255.300'), 'netmask: an IPv4 netmask is'),
-    (dict(vip='2001:db8::1', vport=80, persistent=True, netmask='255.255.255.0'), 'netmask: an IPv6 netmask is a prefix length'),
-    (dict(vip='2001:db8::1', vport=80, family='ipv4'), 'family is ipv4 but vip 2001:db8::1 is an ipv6 address'),
-    (dict(vip='192.0.2.1'), 'missing parameter(s) required by \'vip\': vport'),
-    (dict(vip='192.0.2.1', vport=80, fwmark=3), 'mutually exclusive: fwmark|vip'),
-    (dict(vip='192.0.2.1', vport=80, servers=[dict(rip='10.0.0.1'), dict(rip='10.0.0.1')]),
-     'servers[0] and servers[1] are the same real server 10.0.0.1:80'),
-    (dict(vip='192.0.2.1', vport=80, servers=[dict(rip='2001:db8::5', forward='masq')]),
-     'servers[0].rip 2001:db8::5 is ipv6 but the service TCP 192.0.2.1:80 is ipv4'),
-    (dict(vip='192.0.2.1', vport=80, servers=[dict(rip='10.0.0.1', rport=8080)]),
-     'servers[0].rport=8080: with forward=dr the real server receives the service port 80 unchanged'),
-    (dict(vip='192.0.2.1', vport=80, servers=[dict(rip='10.0.0.1', forward='tun', tun_type='gue')]),
-     'servers[0].tun_type=gue needs servers[0].tun_port'),
-    (dict(vip='192.0.2.1', vport=80, servers=[dict(rip='10.0.0.1', forward='fnat')]), 'needs a FULLNAT kernel'),
-])
+@pytest.mark.parametrize('args, message', cases.SERVICE_BAD)
 def test_service_bad_input_fails_and_changes_nothing(run, fake, args, message):
     result = run(ipvs_service, args)
     assert result.get('failed') and message in result['msg'], result
@@ -149,21 +122,7 @@ def test_server_mixed_family_only_for_tunnels(run, fake):
     assert result['failed'] and 'needs forward=tun' in result['msg']
 
 
-@pytest.mark.parametrize('args, message', [
-    (dict(rip='10.0.0.300'), "rip: '10.0.0.300' is not an IPv4 or IPv6 address"),
-    (dict(rip='10.0.0.1', weight=-1), 'weight must be between 0 and 2147483647, got -1'),
-    (dict(rip='10.0.0.1', forward='masq', rport=70000), 'rport must be between 0 and 65535, got 70000'),
-    (dict(rip='10.0.0.1', u_threshold=-5), 'u_threshold must be between 0 and 2147483647'),
-    (dict(rip='10.0.0.1', l_threshold=5), 'l_threshold (5) needs a u_threshold at least as high'),
-    (dict(rip='10.0.0.1', l_threshold=50, u_threshold=10), 'l_threshold (50) needs a u_threshold at least as high'),
-    (dict(rip='10.0.0.1', tun_type='gre'), 'tun_type only apply to forward=tun, not forward=dr'),
-    (dict(rip='10.0.0.1', forward='tun', tun_port=5000), 'tun_port is only for tun_type=gue, not ipip'),
-    (dict(rip='10.0.0.1', forward='tun', tun_csum='csum'), 'tun_csum is only for tun_type=gue or gre'),
-    (dict(rip='10.0.0.1', forward='tun', tun_type='gre', tun_csum='remcsum'), 'tun_csum=remcsum is only for tun_type=gue'),
-    (dict(rip='10.0.0.1', forward='tun', tun_type='gue', tun_port=0), 'tun_port must be between 1 and 65535'),
-    (dict(rip='10.0.0.1', forward='teleport'), 'value of forward must be one of'),
-    (dict(rip='10.0.0.1', vip='192.0.2.99'), 'virtual service TCP 192.0.2.99:80 does not exist; create it first'),
-])
+@pytest.mark.parametrize('args, message', cases.SERVER_BAD)
 def test_server_bad_input_fails_and_changes_nothing(run, fake, args, message):
     fake.svcs[KEY] = make_service(*KEY)
     fake.dests[KEY] = []
@@ -178,8 +137,7 @@ def test_timeouts_leave_omitted_values(run, fake):
     first, real = run.four(ipvs_timeout, dict(udp=60))
     assert first['diff'] == {'before': {'tcp': 900, 'tcpfin': 120, 'udp': 300}, 'after': {'tcp': 900, 'tcpfin': 120, 'udp': 60}}
     assert tuple(fake.config) == (900, 120, 60)
-    for args, message in ((dict(tcp=0), 'tcp must be between 1 and'), ({}, 'one of the following is required'),
-                          (dict(udp=-3), 'udp must be between 1 and')):
+    for args, message in cases.TIMEOUT_BAD:
         result = run(ipvs_timeout, args)
         assert result['failed'] and message in result['msg']
 
@@ -195,17 +153,7 @@ def test_daemon_start_restart_stop(run, fake):
     assert fake.running == [] and real['daemon'] is None
 
 
-@pytest.mark.parametrize('args, message', [
-    (dict(role='master'), 'state is present but all of the following are missing: mcast_interface'),
-    (dict(role='master', mcast_interface='x' * 16), 'mcast_interface must be an interface name of 1 to 15'),
-    (dict(role='master', mcast_interface='eth0', syncid=256), 'syncid must be between 0 and 255, got 256'),
-    (dict(role='master', mcast_interface='eth0', mcast_group='10.0.0.1'), 'mcast_group: 10.0.0.1 is not a multicast address'),
-    (dict(role='master', mcast_interface='eth0', mcast_group='ff02::zz'), 'mcast_group: '),
-    (dict(role='master', mcast_interface='eth0', mcast_port=0), 'mcast_port must be between 1 and 65535'),
-    (dict(role='master', mcast_interface='eth0', mcast_ttl=300), 'mcast_ttl must be between 1 and 255'),
-    (dict(role='master', mcast_interface='eth0', sync_maxlen=70000), 'sync_maxlen must be between 1 and 65507'),
-    (dict(role='leader', mcast_interface='eth0'), 'value of role must be one of: master, backup'),
-])
+@pytest.mark.parametrize('args, message', cases.DAEMON_BAD)
 def test_daemon_bad_input(run, fake, args, message):
     result = run(ipvs_daemon, args)
     assert result.get('failed') and message in result['msg'], result
