@@ -175,7 +175,7 @@ def _bad_inputs(module, bad_cases, base=None):
             result = run(module, dict(base or {}, **args), ns)
             assert result.get('failed') and message in result['msg'], (args, result)
             assert 'Traceback' not in result['msg'] and 'exception' not in result, result
-        assert snapshot(ns) == before
+            assert snapshot(ns) == before, args
     finally:
         ns.delete()
 
