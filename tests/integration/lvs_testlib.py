@@ -3,10 +3,29 @@
 """Helpers shared by the real-kernel tests: shell commands and throwaway namespaces."""
 
 import collections
+import contextlib
+import importlib
+import io
+import json
 import shlex
 import subprocess
+import sys
 import time
 import uuid
+
+
+def run_module(name, args, netns, check=False, diff=True):
+    """Run lvs.ipvs.ipvs_<name> in this process against namespace `netns`; its result."""
+    from ansible.module_utils.testing import patch_module_args
+    module = importlib.import_module('ansible_collections.lvs.ipvs.plugins.modules.ipvs_' + name)
+    out = io.StringIO()
+    with patch_module_args(dict(args, netns=netns.name, _ansible_check_mode=check, _ansible_diff=diff)):
+        with contextlib.redirect_stdout(out):
+            try:
+                module.main()
+            except SystemExit:
+                pass
+    return json.loads(out.getvalue())
 
 
 def sh(cmd, check=True, netns=None):
@@ -47,20 +66,38 @@ VIP = '10.10.0.1'
 BACKENDS = {'rs1': ('10.21.0.2', '10.21.0.1'), 'rs2': ('10.22.0.2', '10.22.0.1')}
 
 
-class Topology:
-    """client --veth-- director --veth-- rs1 / --veth-- rs2 (NAT: backends route via the director)."""
+# What a DR or TUN real server needs besides the VIP: answer no ARP for it, and
+# accept packets for it that arrive on another interface (or decapsulated).
+REAL_SERVER_SYSCTLS = ('net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 '
+                       'net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0')
 
-    def __init__(self):
+
+class Topology:
+    """client --veth-- director --veth-- rs1 / --veth-- rs2; backends route via the director.
+
+    mode 'nat': backends are plain web servers. 'dr': they hold the VIP on lo.
+    'tun': they hold it on tunl0 and take IPIP packets. In both of those their
+    replies (from the VIP) pass through the director as ordinary routing, so it
+    must accept packets from its own address.
+    """
+
+    def __init__(self, mode='nat'):
         self.lb = Netns('lb')
         self.cli = Netns('cli')
         self.rs = dict((name, Netns(name)) for name in BACKENDS)
         self.servers = []
         self._link(self.cli, '10.10.0.2/24', self.lb, VIP + '/24', 'c')
-        self.lb.sh('sysctl -qw net.ipv4.ip_forward=1')
+        self.lb.sh('sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.accept_local=1 net.ipv4.conf.all.rp_filter=0 '
+                   'net.ipv4.conf.default.rp_filter=0 net.ipv4.conf.default.accept_local=1')
         for i, (name, (addr, gw)) in enumerate(sorted(BACKENDS.items())):
             ns = self.rs[name]
             self._link(ns, addr + '/24', self.lb, gw + '/24', 'r%d' % i)
             ns.sh('ip route add default via %s' % gw)
+            if mode == 'dr':
+                ns.sh('sysctl -qw %s && ip addr add %s/32 dev lo' % (REAL_SERVER_SYSCTLS, VIP))
+            elif mode == 'tun':
+                ns.sh('sysctl -qw %s && ip link set tunl0 up && ip addr add %s/32 dev tunl0 && '
+                      'sysctl -qw net.ipv4.conf.tunl0.rp_filter=0' % (REAL_SERVER_SYSCTLS, VIP))
             ns.sh('mkdir -p /tmp/www-%s && echo %s > /tmp/www-%s/index.html' % (ns.name, name, ns.name))
             self.servers.append(subprocess.Popen(
                 ['ip', 'netns', 'exec', ns.name, 'busybox', 'httpd', '-f', '-p', '80', '-h', '/tmp/www-%s' % ns.name]))
@@ -77,6 +114,21 @@ class Topology:
         # curl, not busybox wget: the static busybox's wget crashes in glibc's NSS.
         out = self.cli.sh('for i in $(seq %d); do curl -s -m 5 http://%s/ || echo FAIL; done' % (n, VIP))
         return collections.Counter(out.split())
+
+    def hold(self):
+        """A connection opened now and answered later: (process, send) where
+        send() makes the request on it and returns who answered."""
+        script = ('import socket,sys; s=socket.create_connection(("%s",80)); print("up", flush=True); '
+                  'sys.stdin.readline(); s.sendall(b"GET / HTTP/1.0\\r\\n\\r\\n"); '
+                  'print(s.makefile().read().split()[-1], flush=True)' % VIP)
+        p = subprocess.Popen(['ip', 'netns', 'exec', self.cli.name, sys.executable, '-c', script],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, universal_newlines=True)
+        assert p.stdout.readline().strip() == 'up'
+
+        def send():
+            out, _err = p.communicate('go\n', timeout=30)
+            return out.strip()
+        return p, send
 
     def close(self):
         for p in self.servers:

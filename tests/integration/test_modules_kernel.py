@@ -9,33 +9,12 @@ tables must read the same through ipvsadm -Sn, -Ln --thresholds and
 --tun-info (and --timeout, --daemon).
 """
 
-import contextlib
-import io
-import json
-
 import pytest
 
 import cases
-from lvs_testlib import Netns
+from lvs_testlib import Netns, run_module as run
 
-from ansible.module_utils.testing import patch_module_args
-
-from ansible_collections.lvs.ipvs.plugins.modules import (
-    ipvs_daemon, ipvs_info, ipvs_laddr, ipvs_server, ipvs_service, ipvs_timeout,
-)
-
-MODULES = dict(service=ipvs_service, server=ipvs_server, timeout=ipvs_timeout, daemon=ipvs_daemon,
-               laddr=ipvs_laddr, info=ipvs_info)
 LISTINGS = ('-Sn', '-Ln --thresholds', '-Ln --tun-info', '-Ln --persistent-conn', '-L --timeout', '-L --daemon')
-
-
-def run(name, args, netns, check=False, diff=True):
-    out = io.StringIO()
-    with patch_module_args(dict(args, netns=netns.name, _ansible_check_mode=check, _ansible_diff=diff)):
-        with contextlib.redirect_stdout(out):
-            with pytest.raises(SystemExit):
-                MODULES[name].main()
-    return json.loads(out.getvalue())
 
 
 def snapshot(netns):
