@@ -7,6 +7,7 @@ import contextlib
 import importlib
 import io
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -26,6 +27,18 @@ def run_module(name, args, netns, check=False, diff=True):
             except SystemExit:
                 pass
     return json.loads(out.getvalue())
+
+
+def ansible_playbook(playbook, *args):
+    # tests/conftest.py points ANSIBLE_COLLECTIONS_PATH at this checkout.
+    env = dict(os.environ, ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+               ANSIBLE_HOME=os.environ.get('ANSIBLE_HOME', '/tmp/ansible-home'),
+               ANSIBLE_LOCAL_TEMP=os.environ.get('ANSIBLE_LOCAL_TEMP', '/tmp/ansible-local'),
+               ANSIBLE_REMOTE_TEMP=os.environ.get('ANSIBLE_REMOTE_TEMP', '/tmp/ansible-remote'),
+               ANSIBLE_NOCOLOR='1', ANSIBLE_RETRY_FILES_ENABLED='0')
+    cmd = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', 'localhost,', '-c', 'local',
+           os.path.join(os.path.dirname(os.path.abspath(__file__)), 'playbooks', playbook)] + list(args)
+    return subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
 
 
 def sh(cmd, check=True, netns=None):

@@ -5,7 +5,7 @@ for real, and again."""
 
 import re
 
-from test_ipvs_info_playbook import ansible_playbook
+from lvs_testlib import ansible_playbook
 
 EXPECTED = """\
 -A -t 10.0.0.1:80 -s wrr
