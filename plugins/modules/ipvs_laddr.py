@@ -97,9 +97,14 @@ def run(m):
     client = m.client()
     if not client.supports_laddr:
         raise IpvsError(_ipvs.NO_LADDR)
+    current = []
     if client.service(key, with_stats=False) is None:
-        m.fail("virtual service %s does not exist; create it first (lvs.ipvs.ipvs_service)" % service_text(key))
-    current = [a.address for a in client.laddrs(key)]
+        missing = "virtual service %s does not exist; create it first (lvs.ipvs.ipvs_service)" % service_text(key)
+        if not m.check_mode or p['state'] != 'present':
+            m.fail(missing)
+        m.module.warn(missing + "; check mode assumes an earlier task creates it")
+    else:
+        current = [a.address for a in client.laddrs(key)]
     if p['state'] == 'present':
         ops = [_ipvs.op_add_laddr(key, a) for a in wanted if a not in current]
         gone = [a for a in current if a not in wanted] if p['purge'] else []

@@ -103,9 +103,15 @@ def run(m):
     if desired.forward == 'fnat' and not client.supports_laddr:
         m.fail(FNAT_UNSUPPORTED)
     if client.service(key, with_stats=False) is None:
-        if p['state'] == 'present':
-            m.fail("virtual service %s does not exist; create it first (lvs.ipvs.ipvs_service)" % service_text(key))
-        m.finish(False, server=None)
+        if p['state'] != 'present':
+            m.finish(False, server=None)
+        missing = "virtual service %s does not exist; create it first (lvs.ipvs.ipvs_service)" % service_text(key)
+        if not m.check_mode:
+            m.fail(missing)
+        # In check mode an earlier task that would create the service did not run.
+        m.module.warn(missing + "; check mode assumes an earlier task creates it")
+        after_d = server_dict(desired, False, False)
+        m.finish(True, {}, config_dict(after_d), server=after_d)
     current = next((s for s in client.servers(key, with_stats=False) if s.key == desired.key), None)
 
     op, after = None, current

@@ -173,3 +173,12 @@ def test_laddr_on_fullnat_and_mainline(monkeypatch, capsys):
     assert result['failed'] and 'no FULLNAT local-address support' in result['msg'] and mainline.applied == []
     result = run_module(ipvs_laddr, dict(WEB, addresses=['2001:db8::1']), fake, monkeypatch, capsys)
     assert result['failed'] and 'addresses[0]: 2001:db8::1 is ipv6 but the service is ipv4' in result['msg']
+
+
+def test_check_mode_assumes_a_missing_service_is_created_earlier(run, fake):
+    args = dict(WEB, rip='10.0.0.2', forward='masq')
+    result = run(ipvs_server, args, check=True, diff=True)
+    assert result['changed'] and fake.applied == []
+    assert result['diff']['after']['rip'] == '10.0.0.2'
+    result = run(ipvs_server, args)
+    assert result['failed'] and 'does not exist; create it first' in result['msg']
