@@ -11,7 +11,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [os.path.join(ROOT, 'tests'), os.path.join(ROOT, 'tests', 'integration')]
 
-import conftest  # noqa: E402,F401  makes the checkout importable as lvs.ipvs
+import conftest  # noqa: E402,F401 pylint: disable=unused-import
 from lvs_testlib import VIP, Topology  # noqa: E402
 
 from ansible_collections.lvs.ipvs.plugins.module_utils._ipvs import IpvsClient  # noqa: E402

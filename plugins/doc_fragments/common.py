@@ -23,7 +23,7 @@ options:
     type: str
 requirements:
   - Linux with IPVS in the kernel (C(CONFIG_IP_VS)); the C(ip_vs) module is loaded on demand.
-  - C(CAP_NET_ADMIN) on the target (run with O(become=true) or as root).
+  - C(CAP_NET_ADMIN) on the target (run with privilege escalation, C(become), or as root).
 notes:
   - The modules speak to the kernel over generic netlink directly; C(ipvsadm) is not needed on the target.
   - All modules of this collection are in the action group C(lvs.ipvs.ipvs), so O(netns) can be set

@@ -410,21 +410,21 @@ def op_start_daemon(daemon):
 
 
 def op_stop_daemon(role):
-    return Op('stop-daemon', (role,), Request(CMD_DEL_DAEMON, nested(CMD_ATTR_DAEMON,
-                                                            attr_u32(DAEMON_ATTR_STATE, DAEMON_ROLES[role]))),
-              '%s sync daemon' % role)
+    body = nested(CMD_ATTR_DAEMON, attr_u32(DAEMON_ATTR_STATE, DAEMON_ROLES[role]))
+    return Op('stop-daemon', (role,), Request(CMD_DEL_DAEMON, body), '%s sync daemon' % role)
+
+
+def _laddr_op(name, cmd, key, address):
+    body = nested(CMD_ATTR_SERVICE, *encode_service_key(key)) + encode_laddr(key[0], address)
+    return Op(name, (key, address), Request(cmd, body), 'local address %s' % address, service=service_text(key))
 
 
 def op_add_laddr(key, address):
-    return Op('add-laddr', (key, address), Request(CMD_NEW_LADDR, nested(CMD_ATTR_SERVICE, *encode_service_key(key))
-                                   + encode_laddr(key[0], address)),
-              'local address %s' % address, service=service_text(key))
+    return _laddr_op('add-laddr', CMD_NEW_LADDR, key, address)
 
 
 def op_delete_laddr(key, address):
-    return Op('del-laddr', (key, address), Request(CMD_DEL_LADDR, nested(CMD_ATTR_SERVICE, *encode_service_key(key))
-                                   + encode_laddr(key[0], address)),
-              'local address %s' % address, service=service_text(key))
+    return _laddr_op('del-laddr', CMD_DEL_LADDR, key, address)
 
 
 NO_IPVS = ("this kernel has no IPVS: the IPVS generic netlink family is missing and 'modprobe ip_vs' "
@@ -605,4 +605,3 @@ class IpvsClient:
             for srv in servers:
                 ops.append(op_add_server(svc.key, srv, svc_nest))
         return [e for e in self.apply(ops) if e is not None]
-

@@ -275,7 +275,7 @@ class GenlSocket:
         """
         if msg_type is None:
             msg_type = self.family_id
-        replies = [Reply() for _ in requests]
+        replies = [Reply() for _request in requests]
         todo = list(range(len(requests)))
         rounds = 0
         while todo:

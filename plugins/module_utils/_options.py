@@ -28,6 +28,7 @@ FNAT_UNSUPPORTED = "forward=fnat needs a FULLNAT kernel (such as Alibaba LVS); t
 class OptionError(ValueError):
     """A bad option value; the message names the option and what it accepts."""
 
+
 SERVICE_ID_SPEC = dict(
     vip=dict(type='str'),
     vport=dict(type='int'),
@@ -92,13 +93,13 @@ def server_from_params(p, key, where=''):
     svc_family, _proto, _vip, vport, fwmark = key
     if family != svc_family and forward != 'tun':
         raise OptionError("%s %s is %s but the service %s is %s: a real server of another address family "
-                         "needs forward=tun" % (opt('rip'), rip, family, service_text(key), svc_family))
+                          "needs forward=tun" % (opt('rip'), rip, family, service_text(key), svc_family))
     rport = _in_range(opt('rport'), p.get('rport'), 0, 65535)
     if not fwmark and forward in ('dr', 'tun'):
         if rport is not None and rport != vport:
             raise OptionError("%s=%d: with forward=%s the real server receives the service port %d unchanged "
-                             "(leave %s out, or use forward=masq to map ports)"
-                             % (opt('rport'), rport, forward, vport, opt('rport')))
+                              "(leave %s out, or use forward=masq to map ports)"
+                              % (opt('rport'), rport, forward, vport, opt('rport')))
         rport = vport
     elif rport is None:
         rport = vport or 0
@@ -112,7 +113,7 @@ def server_from_params(p, key, where=''):
         given = [n for n in ('tun_type', 'tun_port', 'tun_csum') if p.get(n) is not None]
         if given:
             raise OptionError("%s only apply to forward=tun, not forward=%s"
-                             % (', '.join(opt(n) for n in given), forward))
+                              % (', '.join(opt(n) for n in given), forward))
     else:
         tun_type = tun_type or 'ipip'
         if tun_type == 'gue':

@@ -63,7 +63,7 @@ options:
 notes:
   - Real servers of another address family than their service cannot be used while a daemon runs.
 author:
-  - lvs.ipvs contributors
+  - lvs.ipvs contributors (@lvs-ipvs)
 '''
 
 EXAMPLES = r'''

@@ -63,7 +63,7 @@ seealso:
     description: The classic IPVS administration tool.
     link: https://man7.org/linux/man-pages/man8/ipvsadm.8.html
 author:
-  - lvs.ipvs contributors
+  - lvs.ipvs contributors (@lvs-ipvs)
 '''
 
 EXAMPLES = r'''

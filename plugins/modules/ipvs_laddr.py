@@ -45,7 +45,7 @@ options:
     type: bool
     default: false
 author:
-  - lvs.ipvs contributors
+  - lvs.ipvs contributors (@lvs-ipvs)
 '''
 
 EXAMPLES = r'''

@@ -41,7 +41,7 @@ options:
     choices: [present, absent, drained]
     default: present
 author:
-  - lvs.ipvs contributors
+  - lvs.ipvs contributors (@lvs-ipvs)
 '''
 
 EXAMPLES = r'''

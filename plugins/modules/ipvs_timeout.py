@@ -36,7 +36,7 @@ options:
     description: Timeout of UDP connections, in seconds (kernel default 300).
     type: int
 author:
-  - lvs.ipvs contributors
+  - lvs.ipvs contributors (@lvs-ipvs)
 '''
 
 EXAMPLES = r'''

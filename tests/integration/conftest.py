@@ -44,4 +44,3 @@ def client(netns):
     c = IpvsClient(netns=netns.name)
     yield c
     c.close()
-

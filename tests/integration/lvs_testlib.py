@@ -38,14 +38,16 @@ def ansible_playbook(playbook, *args):
                ANSIBLE_NOCOLOR='1', ANSIBLE_RETRY_FILES_ENABLED='0')
     cmd = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', 'localhost,', '-c', 'local',
            os.path.join(os.path.dirname(os.path.abspath(__file__)), 'playbooks', playbook)] + list(args)
-    return subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    return subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                          check=False)
 
 
 def sh(cmd, check=True, netns=None):
     """Run a shell command (optionally inside netns); return its stdout."""
     if netns:
         cmd = 'ip netns exec %s sh -c %s' % (netns, shlex.quote(cmd))
-    p = subprocess.run(cmd, shell=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    p = subprocess.run(cmd, shell=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                       check=False)
     if check and p.returncode != 0:
         raise AssertionError('%s failed (%d): %s%s' % (cmd, p.returncode, p.stdout, p.stderr))
     return p.stdout
@@ -67,7 +69,7 @@ class Netns:
 
     def restore(self, rules):
         p = subprocess.run(['ip', 'netns', 'exec', self.name, 'ipvsadm', '-R'], input=rules,
-                           universal_newlines=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                           universal_newlines=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
         assert p.returncode == 0, p.stderr
 
     def delete(self):

@@ -86,8 +86,8 @@ SCENARIOS = {
         ['-A -f 9 -6 -s mh -b mh-port', '-a -f 9 -6 -r [2001:db8::2]:80 -g', '-a -f 9 -6 -r 10.1.0.9 -i',
          '-A -t [2001:db8::10]:80 -s sed -p -M 64']),
     'update-drain-remove': (
-        [('service', dict(vip='10.0.0.1', vport=80, servers=[dict(rip='10.1.0.2', forward='masq'),
-                                                                dict(rip='10.1.0.3', forward='masq')])),
+        [('service', dict(vip='10.0.0.1', vport=80, servers=[
+            dict(rip='10.1.0.2', forward='masq'), dict(rip='10.1.0.3', forward='masq')])),
          ('service', dict(vip='10.0.0.1', vport=80, scheduler='nq', persistent=True)),
          ('server', dict(vip='10.0.0.1', vport=80, rip='10.1.0.2', state='drained')),
          ('server', dict(vip='10.0.0.1', vport=80, rip='10.1.0.3', state='absent')),

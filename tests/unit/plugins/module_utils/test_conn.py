@@ -31,7 +31,7 @@ TCP 0A0A0002 A1B2 0A0A0001 0050 0A1E0005 1389 0A140002 0050 ESTABLISHED     899
 
 
 def test_mainline_ipv4_rows_and_pe_columns():
-    rows = _conn.parse(MAINLINE.split('\nTCP 2001')[0])
+    rows = _conn.parse(MAINLINE.split('\nTCP 2001', maxsplit=1)[0])
     assert rows[0] == dict(protocol='tcp', client='10.10.0.2', cport=0xa1b2, vip='10.10.0.1', vport=80,
                            rip='10.20.0.2', rport=80, state='TIME_WAIT', expires=118)
     assert rows[1]['pe_name'] == 'sip' and rows[1]['pe_data'] == '1234@client.example'

@@ -113,7 +113,9 @@ def test_dumps_collect_multipart_replies_and_busy_ones_are_retried():
                 + msg(nl.NLMSG_DONE, nl.NLM_F_MULTI, seq, b'\0\0\0\0')]
     k = FakeKernel(handler)
     s = make_socket(k)
-    decode = lambda buf, a, b: nl.get_str(buf, *nl.parse_attrs(buf, a, b)[1])  # noqa: E731
+
+    def decode(buf, start, end):
+        return nl.get_str(buf, *nl.parse_attrs(buf, start, end)[1])
     replies = s.run([nl.Request(8, b'AAAA', dump=True, decode=decode),
                      nl.Request(8, b'BBBB', dump=True, decode=decode)], barrier=False)
     assert [r.messages for r in replies] == [['AAAA', 'AAAA'], ['BBBB', 'BBBB']]
@@ -144,7 +146,7 @@ def test_silence_is_a_timeout_error():
 def test_large_batches_are_split_to_fit_the_receive_buffer():
     k = FakeKernel(lambda *a: [])
     s = make_socket(k, rcvbuf=64 << 10)
-    replies = s.run([nl.Request(5, b'x' * 40) for _ in range(200)])
+    replies = s.run([nl.Request(5, b'x' * 40)] * 200)
     assert all(r.error == 0 for r in replies)
     per_datagram = [len(d) - 1 for d in k.sent]
     assert sum(per_datagram) == 200 and max(per_datagram) <= nl.COST_DUMP // nl.COST_WRITE

@@ -152,4 +152,3 @@ def four_runs(module, args, fake, monkeypatch, capsys):
     again_check = run_module(module, args, fake, monkeypatch, capsys, check=True)
     assert again_check['changed'] is False
     return first, real
-

@@ -35,8 +35,8 @@ def run(monkeypatch, capsys, fake):
 # ---------------------------------------------------------------- ipvs_service
 
 def test_service_with_servers_four_runs_and_diff(run, fake):
-    args = dict(WEB, scheduler='wrr', servers=[dict(rip='10.0.0.2', forward='masq', weight=3),
-                                                 dict(rip='10.0.0.3', rport=8080, forward='masq')])
+    args = dict(WEB, scheduler='wrr', servers=[
+        dict(rip='10.0.0.2', forward='masq', weight=3), dict(rip='10.0.0.3', rport=8080, forward='masq')])
     first, real = run.four(ipvs_service, args)
     assert first['changed'] and first['diff']['before'] == {}
     assert first['diff']['after']['scheduler'] == 'wrr'
