@@ -60,3 +60,15 @@ attributes:
     details:
       - This action does not modify state.
 '''
+
+    # What every module that changes state supports.
+    RESOURCE_MODULE = r'''
+options: {}
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+'''

@@ -21,13 +21,7 @@ description:
 extends_documentation_fragment:
   - lvs.ipvs.common
   - lvs.ipvs.common.ATTRIBUTES
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
+  - lvs.ipvs.common.RESOURCE_MODULE
 options:
   state:
     description: Whether the daemon of O(role) runs.

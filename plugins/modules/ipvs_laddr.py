@@ -21,13 +21,7 @@ extends_documentation_fragment:
   - lvs.ipvs.service
   - lvs.ipvs.common
   - lvs.ipvs.common.ATTRIBUTES
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
+  - lvs.ipvs.common.RESOURCE_MODULE
 options:
   addresses:
     description: Local addresses, of the service's address family.

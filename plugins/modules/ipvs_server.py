@@ -22,13 +22,7 @@ extends_documentation_fragment:
   - lvs.ipvs.service.SERVER
   - lvs.ipvs.common
   - lvs.ipvs.common.ATTRIBUTES
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
-  idempotent:
-    support: full
+  - lvs.ipvs.common.RESOURCE_MODULE
 options:
   state:
     description:
