@@ -66,14 +66,36 @@ DAEMON_BAD = [
 ]
 
 TIMEOUT_BAD = [
-    (dict(tcp=0), 'tcp must be between 1 and'),
-    ({}, 'one of the following is required'),
+    (dict(tcp=0), 'tcp must be between 1 and 2147483 seconds, got 0'),
+    (dict(tcp=-1), 'tcp must be between 1 and 2147483 seconds, got -1'),
+    (dict(tcpfin=0), 'tcpfin must be between 1 and'),
     (dict(udp=-3), 'udp must be between 1 and'),
     (dict(tcpfin=10 ** 9), 'tcpfin must be between 1 and'),
+    (dict(udp=2147484), 'udp must be between 1 and 2147483 seconds, got 2147484'),
+    (dict(tcp='soon'), "argument 'tcp' is of type str and we were unable to convert to int"),
+    ({}, 'one of the following is required: tcp, tcpfin, udp'),
+    (dict(tcp=900, tcp_timeout=10), 'Unsupported parameters for (basic.py) module: tcp_timeout'),
+    (dict(udp=[5]), "argument 'udp' is of type list and we were unable to convert to int"),
 ]
 
+# On a mainline kernel: option errors come first, then the missing FULLNAT support.
+# Each is merged into vip=192.0.2.10, vport=80; a None removes that option (see merged()).
 LADDR_BAD = [
     (dict(addresses=['10.1.0.300']), "addresses[0]: '10.1.0.300' is not an IPv4 or IPv6 address"),
-    (dict(addresses=['10.1.0.1']), 'no FULLNAT local-address support'),
-    (dict(addresses=['10.1.0.1'], vport=70000), 'vport must be between 0 and 65535'),
+    (dict(addresses=['10.1.0.1', 'fe80::1']), 'addresses[1]: fe80::1 is ipv6 but the service is ipv4'),
+    (dict(addresses='not-an-address'), "addresses[0]: 'not-an-address' is not an IPv4 or IPv6 address"),
+    (dict(addresses=['10.1.0.1']), 'this kernel has no FULLNAT local-address support'),
+    (dict(addresses=['10.1.0.1'], state='absent'), 'this kernel has no FULLNAT local-address support'),
+    (dict(addresses=['10.1.0.1'], vport=70000), 'vport must be between 0 and 65535, got 70000'),
+    (dict(addresses=['10.1.0.1'], vip='192.0.2.999'), "vip: '192.0.2.999' is not an IPv4 or IPv6 address"),
+    (dict(addresses=['10.1.0.1'], vip=None, vport=None, fwmark=0), 'fwmark must be between 1 and 4294967295, got 0'),
+    (dict(addresses=['10.1.0.1'], vip=None, vport=None), 'one of the following is required: vip, fwmark'),
+    (dict(addresses=['10.1.0.1'], state='flushed'), 'value of state must be one of: present, absent'),
+    (dict(addresses=['10.1.0.1'], protocol='icmp'), 'value of protocol must be one of: tcp, udp, sctp'),
 ]
+
+
+def merged(base, args):
+    """base updated with args, where a None in args removes the option."""
+    out = dict(base, **args)
+    return dict((k, v) for k, v in out.items() if v is not None)

@@ -67,6 +67,8 @@ def service_key(params):
     if params.get('fwmark') is not None:
         _in_range('fwmark', params['fwmark'], 1, 0xffffffff)
         return (family or 'ipv4', None, None, None, params['fwmark'])
+    if params.get('vip') is None:
+        raise OptionError("one of vip (with vport) or fwmark is required to name the service")
     try:
         vip_family, vip = normalize_ip(params['vip'])
     except ValueError as e:

@@ -151,7 +151,7 @@ def _bad_inputs(module, bad_cases, base=None):
         ns.ipvsadm('-A -t 192.0.2.10:80 -s wlc')
         before = snapshot(ns)
         for args, message in bad_cases:
-            result = run(module, dict(base or {}, **args), ns)
+            result = run(module, cases.merged(base or {}, args), ns)
             assert result.get('failed') and message in result['msg'], (args, result)
             assert 'Traceback' not in result['msg'] and 'exception' not in result, result
             assert snapshot(ns) == before, args

@@ -50,7 +50,7 @@ topo_up() {
     done
     for i in "${!TOPO_RS_NS[@]}"; do   # wait until each backend answers directly
         n=0
-        until [[ $(busybox wget -q -T 2 -O - "http://${TOPO_RS_IP[i]}/" 2>/dev/null) == "${TOPO_RS_NS[i]}" ]]; do
+        until [[ $(timeout 2 busybox wget -q -O - "http://${TOPO_RS_IP[i]}/" 2>/dev/null) == "${TOPO_RS_NS[i]}" ]]; do
             ((++n < 50)) || { echo "topology: ${TOPO_RS_NS[i]} httpd not answering" >&2; return 1; }
             sleep 0.2
         done
@@ -70,7 +70,8 @@ topo_down() {
 }
 
 # topo_get URL: one HTTP GET from the client namespace, body on stdout.
-topo_get() { ip netns exec "$TOPO_CLI_NS" busybox wget -q -T 5 -O - "$1"; }
+# (Debian busybox-static wget segfaults on -T, hence timeout(1).)
+topo_get() { ip netns exec "$TOPO_CLI_NS" timeout 5 busybox wget -q -O - "$1"; }
 
 # topo_count N URL: N GETs from the client; prints "<body> <count>" lines, sorted.
 topo_count() {

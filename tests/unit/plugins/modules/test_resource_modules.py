@@ -139,7 +139,7 @@ def test_timeouts_leave_omitted_values(run, fake):
     assert tuple(fake.config) == (900, 120, 60)
     for args, message in cases.TIMEOUT_BAD:
         result = run(ipvs_timeout, args)
-        assert result['failed'] and message in result['msg']
+        assert result['failed'] and message in result['msg'], (args, result)
 
 
 def test_daemon_start_restart_stop(run, fake):
@@ -158,6 +158,15 @@ def test_daemon_bad_input(run, fake, args, message):
     result = run(ipvs_daemon, args)
     assert result.get('failed') and message in result['msg'], result
     assert fake.applied == []
+
+
+@pytest.mark.parametrize('args, message', cases.LADDR_BAD)
+def test_laddr_bad_input(monkeypatch, capsys, args, message):
+    mainline = FakeIpvs()
+    mainline.svcs[KEY] = make_service(*KEY)
+    result = run_module(ipvs_laddr, cases.merged(WEB, args), mainline, monkeypatch, capsys)
+    assert result.get('failed') and message in result['msg'], result
+    assert mainline.applied == []
 
 
 def test_laddr_on_fullnat_and_mainline(monkeypatch, capsys):
