@@ -28,7 +28,7 @@ def test_resource_modules_check_diff_real_again(netns):
 
     p = ansible_playbook('modules.yml', '--check', '--diff', *extra)
     assert p.returncode == 0, p.stdout
-    assert recap(p.stdout) == dict(ok=5, changed=5, unreachable=0, failed=0), p.stdout
+    assert recap(p.stdout) == dict(ok=6, changed=5, unreachable=0, failed=0), p.stdout
     assert '+    "scheduler": "wrr"' in p.stdout or '"scheduler": "wrr"' in p.stdout, p.stdout
     assert netns.ipvsadm('-Sn') == '' and netns.ipvsadm('-L --daemon') == ''
 
@@ -39,4 +39,4 @@ def test_resource_modules_check_diff_real_again(netns):
     assert netns.ipvsadm('-L --daemon').startswith('master sync daemon (mcast=sync0, syncid=3')
 
     p = ansible_playbook('modules.yml', *extra)
-    assert p.returncode == 0 and recap(p.stdout) == dict(ok=5, changed=0, unreachable=0, failed=0), p.stdout
+    assert p.returncode == 0 and recap(p.stdout) == dict(ok=6, changed=0, unreachable=0, failed=0), p.stdout
