@@ -15,7 +15,6 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import IpvsError
-from ansible_collections.lvs.ipvs.plugins.module_utils._model import normalize_ip
 from ansible_collections.lvs.ipvs.plugins.module_utils._options import OptionError
 
 __metaclass__ = type
@@ -77,21 +76,3 @@ class IpvsModule:
             self.fail(str(e))
         except Exception as e:  # pylint: disable=broad-except
             self.fail("unexpected error: %s" % e, exception=traceback.format_exc())
-
-    # -- option helpers shared by the modules
-
-    def ip_option(self, name, value=None):
-        """(family, canonical address) of option `name`, failing with its name."""
-        if value is None:
-            value = self.params[name]
-        try:
-            return normalize_ip(value)
-        except ValueError as e:
-            self.fail("%s: %s" % (name, e))
-
-    def range_option(self, name, low, high, value=None):
-        if value is None:
-            value = self.params[name]
-        if value is not None and not low <= value <= high:
-            self.fail("%s must be between %d and %d, got %d" % (name, low, high, value))
-        return value

@@ -55,27 +55,33 @@ SERVER_SPEC = dict(
 )
 
 
-def _in_range(name, value, low, high):
+def in_range(name, value, low, high):
+    """value, unless it is outside low..high (None passes)."""
     if value is not None and not low <= value <= high:
         raise OptionError("%s must be between %d and %d, got %d" % (name, low, high, value))
     return value
+
+
+def ip_option(name, value):
+    """(family, canonical address) of option `name`."""
+    try:
+        return normalize_ip(value)
+    except ValueError as e:
+        raise OptionError("%s: %s" % (name, e))
 
 
 def service_key(params):
     """The service named by vip/vport/protocol or fwmark (and family)."""
     family = params.get('family')
     if params.get('fwmark') is not None:
-        _in_range('fwmark', params['fwmark'], 1, 0xffffffff)
+        in_range('fwmark', params['fwmark'], 1, 0xffffffff)
         return (family or 'ipv4', None, None, None, params['fwmark'])
     if params.get('vip') is None:
         raise OptionError("one of vip (with vport) or fwmark is required to name the service")
-    try:
-        vip_family, vip = normalize_ip(params['vip'])
-    except ValueError as e:
-        raise OptionError("vip: %s" % e)
+    vip_family, vip = ip_option('vip', params['vip'])
     if family and family != vip_family:
         raise OptionError("family is %s but vip %s is an %s address" % (family, vip, vip_family))
-    vport = _in_range('vport', params['vport'], 0, 65535)
+    vport = in_range('vport', params['vport'], 0, 65535)
     return (vip_family, params.get('protocol') or 'tcp', vip, vport, None)
 
 
@@ -87,16 +93,13 @@ def server_from_params(p, key, where=''):
     def opt(name):
         return where + name
 
-    try:
-        family, rip = normalize_ip(p['rip'])
-    except ValueError as e:
-        raise OptionError("%s: %s" % (opt('rip'), e))
+    family, rip = ip_option(opt('rip'), p['rip'])
     forward = p.get('forward') or 'dr'
     svc_family, _proto, _vip, vport, fwmark = key
     if family != svc_family and forward != 'tun':
         raise OptionError("%s %s is %s but the service %s is %s: a real server of another address family "
                           "needs forward=tun" % (opt('rip'), rip, family, service_text(key), svc_family))
-    rport = _in_range(opt('rport'), p.get('rport'), 0, 65535)
+    rport = in_range(opt('rport'), p.get('rport'), 0, 65535)
     if not fwmark and forward in ('dr', 'tun'):
         if rport is not None and rport != vport:
             raise OptionError("%s=%d: with forward=%s the real server receives the service port %d unchanged "
@@ -105,9 +108,9 @@ def server_from_params(p, key, where=''):
         rport = vport
     elif rport is None:
         rport = vport or 0
-    weight = _in_range(opt('weight'), p.get('weight', 1), 0, INT_MAX)
-    u_th = _in_range(opt('u_threshold'), p.get('u_threshold') or 0, 0, INT_MAX)
-    l_th = _in_range(opt('l_threshold'), p.get('l_threshold') or 0, 0, INT_MAX)
+    weight = in_range(opt('weight'), p.get('weight', 1), 0, INT_MAX)
+    u_th = in_range(opt('u_threshold'), p.get('u_threshold') or 0, 0, INT_MAX)
+    l_th = in_range(opt('l_threshold'), p.get('l_threshold') or 0, 0, INT_MAX)
     if l_th and (not u_th or l_th > u_th):
         raise OptionError("%s (%d) needs a %s at least as high" % (opt('l_threshold'), l_th, opt('u_threshold')))
     tun_type, tun_port, tun_csum = p.get('tun_type'), p.get('tun_port'), p.get('tun_csum')
@@ -121,7 +124,7 @@ def server_from_params(p, key, where=''):
         if tun_type == 'gue':
             if tun_port is None:
                 raise OptionError("%s=gue needs %s (the remote GUE port)" % (opt('tun_type'), opt('tun_port')))
-            _in_range(opt('tun_port'), tun_port, 1, 65535)
+            in_range(opt('tun_port'), tun_port, 1, 65535)
         elif tun_port is not None:
             raise OptionError("%s is only for tun_type=gue, not %s" % (opt('tun_port'), tun_type))
         if tun_csum is not None:

@@ -91,8 +91,8 @@ daemon:
 
 from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs
 from ansible_collections.lvs.ipvs.plugins.module_utils._common import IpvsModule
-from ansible_collections.lvs.ipvs.plugins.module_utils._model import Daemon, daemon_dict, normalize_ip
-from ansible_collections.lvs.ipvs.plugins.module_utils._options import OptionError
+from ansible_collections.lvs.ipvs.plugins.module_utils._model import Daemon, daemon_dict
+from ansible_collections.lvs.ipvs.plugins.module_utils._options import OptionError, in_range, ip_option
 
 SETTINGS = ('sync_maxlen', 'mcast_group', 'mcast_port', 'mcast_ttl')
 RANGES = dict(syncid=(0, 255), sync_maxlen=(1, 65507), mcast_port=(1, 65535), mcast_ttl=(1, 255))
@@ -100,17 +100,13 @@ RANGES = dict(syncid=(0, 255), sync_maxlen=(1, 65507), mcast_port=(1, 65535), mc
 
 def desired_daemon(p):
     for name, (low, high) in RANGES.items():
-        if p[name] is not None and not low <= p[name] <= high:
-            raise OptionError("%s must be between %d and %d, got %d" % (name, low, high, p[name]))
+        in_range(name, p[name], low, high)
     ifname = p['mcast_interface']
     if not ifname or len(ifname) > 15 or '/' in ifname or ' ' in ifname:
         raise OptionError("mcast_interface must be an interface name of 1 to 15 characters, got %r" % (ifname,))
     group = None
     if p['mcast_group'] is not None:
-        try:
-            family, group = normalize_ip(p['mcast_group'])
-        except ValueError as e:
-            raise OptionError("mcast_group: %s" % e)
+        family, group = ip_option('mcast_group', p['mcast_group'])
         first = int(group.split('.')[0]) if family == 'ipv4' else None
         if (family == 'ipv4' and not 224 <= first <= 239) or (family == 'ipv6' and not group.startswith('ff')):
             raise OptionError("mcast_group: %s is not a multicast address" % group)

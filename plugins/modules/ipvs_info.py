@@ -279,6 +279,7 @@ ipvs:
 
 from ansible_collections.lvs.ipvs.plugins.module_utils._common import IpvsModule
 from ansible_collections.lvs.ipvs.plugins.module_utils._gather import gather
+from ansible_collections.lvs.ipvs.plugins.module_utils._options import OptionError, in_range, ip_option
 
 GATHER_CHOICES = ['info', 'services', 'stats', 'rates', 'timeouts', 'daemons', 'laddrs', 'rules', 'connections']
 GATHER_DEFAULT = ['info', 'services', 'stats', 'rates', 'timeouts', 'daemons', 'laddrs']
@@ -286,11 +287,11 @@ GATHER_DEFAULT = ['info', 'services', 'stats', 'rates', 'timeouts', 'daemons', '
 
 def run(m):
     p = m.params
-    vip = m.ip_option('vip') if p['vip'] is not None else (None, None)
+    vip = ip_option('vip', p['vip']) if p['vip'] is not None else (None, None)
     if p['family'] and vip[0] and p['family'] != vip[0]:
-        m.fail("family is %s but vip %s is an %s address" % (p['family'], vip[1], vip[0]))
-    m.range_option('vport', 0, 65535)
-    m.range_option('fwmark', 1, 0xffffffff)
+        raise OptionError("family is %s but vip %s is an %s address" % (p['family'], vip[1], vip[0]))
+    in_range('vport', p['vport'], 0, 65535)
+    in_range('fwmark', p['fwmark'], 1, 0xffffffff)
     filters = dict(family=p['family'] or vip[0], vip=vip[1], vport=p['vport'],
                    protocol=p['protocol'], fwmark=p['fwmark'])
     m.exit(changed=False, ipvs=gather(m.client(), set(p['gather']), **filters))

@@ -64,19 +64,16 @@ laddrs:
 from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs
 from ansible_collections.lvs.ipvs.plugins.module_utils._common import IpvsModule
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import IpvsError
-from ansible_collections.lvs.ipvs.plugins.module_utils._model import normalize_ip, service_text
+from ansible_collections.lvs.ipvs.plugins.module_utils._model import service_text
 from ansible_collections.lvs.ipvs.plugins.module_utils._options import (
-    OptionError, SERVICE_ID_CONSTRAINTS, SERVICE_ID_SPEC, service_key,
+    OptionError, SERVICE_ID_CONSTRAINTS, SERVICE_ID_SPEC, ip_option, service_key,
 )
 
 
 def wanted_addresses(addresses, family):
     out = []
     for i, value in enumerate(addresses):
-        try:
-            af, addr = normalize_ip(value)
-        except ValueError as e:
-            raise OptionError("addresses[%d]: %s" % (i, e))
+        af, addr = ip_option('addresses[%d]' % i, value)
         if af != family:
             raise OptionError("addresses[%d]: %s is %s but the service is %s" % (i, addr, af, family))
         if addr not in out:
