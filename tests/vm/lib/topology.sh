@@ -14,6 +14,7 @@ TOPO_VIP=10.10.0.1            # director address on the client side
 TOPO_DIR_RS_IP=10.20.0.1      # director address on the backend side
 TOPO_RS_NS=(rs1 rs2)
 TOPO_RS_IP=(10.20.0.2 10.20.0.3)
+# shellcheck disable=SC2034  # used by the scripts that source this file (smoke.sh)
 TOPO_RS1_IP=${TOPO_RS_IP[0]} TOPO_RS2_IP=${TOPO_RS_IP[1]}
 TOPO_BRIDGE=br-rs
 TOPO_WWW=${TOPO_WWW:-/tmp/lvs-topo}
