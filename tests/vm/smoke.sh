@@ -32,8 +32,13 @@ head -n 4 /proc/net/ip_vs_conn
 ((conns > 0)) || fail "no entries in /proc/net/ip_vs_conn"
 
 step "ipvsadm -Ln --stats"
+# The kernel folds per-CPU counters into these every 2 s, so they can lag behind.
+for ((i = 0; i < 10; i++)); do
+    read -r _ _ svc_conns svc_inpkts _ < <(ipvsadm -Ln --stats --exact | grep '^TCP')
+    ((svc_conns == 40 && svc_inpkts > 0)) && break
+    sleep 1
+done
 ipvsadm -Ln --stats --exact
-read -r _ _ svc_conns svc_inpkts _ < <(ipvsadm -Ln --stats --exact | grep '^TCP')
 ((svc_conns == 40 && svc_inpkts > 0)) || fail "service counters conns=$svc_conns inpkts=$svc_inpkts"
 
 echo "SMOKE OK"
