@@ -30,7 +30,7 @@ def collection_path():
 
 
 try:
-    import ansible_collections.lvs.ipvs  # noqa: F401 pylint: disable=unused-import
+    import ansible_collections.lvs.ipvs.plugins  # noqa: F401 pylint: disable=unused-import
 except ImportError:
     sys.path.insert(0, collection_path())
     # ansible-playbook runs started by the integration tests find lvs.ipvs here.

@@ -12,6 +12,10 @@ datagram and a recv per object) but closed by one acknowledged barrier request:
 the kernel handles a datagram's messages in order, so once the barrier's ACK
 has arrived every earlier request has either succeeded silently or produced its
 own error message.
+
+Dumps cannot be pipelined that way: a socket holds one dump at a time, and the
+kernel finishes a dump only when its first reply has been read (until then any
+further dump request gets EBUSY). So each dump goes out on its own.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -70,10 +74,10 @@ _U16 = struct.Struct('=H')
 _U32 = struct.Struct('=I')
 
 RECV_SIZE = 1 << 20
-# Receive-queue accounting is by skb truesize, not payload: an acknowledgement
-# costs about 1 KiB of it, one dump reply up to 64 KiB.
+# Receive-queue accounting is by skb truesize, not payload: an error reply to a
+# write costs about 1 KiB of it, so a datagram carries at most budget/COST_WRITE.
 COST_WRITE = 1 << 10
-COST_DUMP = 1 << 16
+MIN_BUDGET = 1 << 16
 MAX_BATCH_BYTES = 1 << 19
 
 
@@ -269,9 +273,9 @@ class GenlSocket:
         """Send `requests`, many per datagram, and return one Reply each.
 
         Writes get no ACK of their own; `barrier` closes each datagram with an
-        acknowledged request so their silence can be read as success. A dump
-        the kernel refuses with EBUSY (an earlier dump of the same datagram did
-        not fit one reply) is sent again in the next round.
+        acknowledged request so their silence can be read as success. Dumps
+        are sent one per datagram; one the kernel still refuses with EBUSY is
+        sent again in a next round.
         """
         if msg_type is None:
             msg_type = self.family_id
@@ -289,17 +293,22 @@ class GenlSocket:
         return replies
 
     def _chunks(self, requests, todo):
-        budget = max(self.rcvbuf // 2, COST_DUMP)
+        budget = max(self.rcvbuf // 2, MIN_BUDGET)
         chunk, cost, size = [], 0, 0
         for i in todo:
             r = requests[i]
-            c = COST_DUMP if r.dump else COST_WRITE
+            if r.dump:
+                if chunk:
+                    yield chunk
+                    chunk, cost, size = [], 0, 0
+                yield [i]
+                continue
             n = len(r.body) + 20
-            if chunk and (cost + c > budget or size + n > min(MAX_BATCH_BYTES, self.sndbuf - 4096)):
+            if chunk and (cost + COST_WRITE > budget or size + n > min(MAX_BATCH_BYTES, self.sndbuf - 4096)):
                 yield chunk
                 chunk, cost, size = [], 0, 0
             chunk.append(i)
-            cost += c
+            cost += COST_WRITE
             size += n
         if chunk:
             yield chunk
@@ -327,7 +336,7 @@ class GenlSocket:
             parts.append(pack(20 + len(r.body), msg_type, flags, seq, 0, r.cmd, self.version, 0))
             parts.append(r.body)
         last_seq = None
-        if barrier:
+        if barrier and not dumps:
             last_seq = self._next_seq()
             parts.append(pack(20, msg_type, NLM_F_REQUEST | NLM_F_ACK, last_seq, 0,
                               self.barrier_cmd, self.version, 0))
