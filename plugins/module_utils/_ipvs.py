@@ -508,7 +508,7 @@ class IpvsClient:
         return reply.messages[0] if reply.messages else None
 
     def servers_of(self, keys, with_stats=True):
-        """Real servers of many services, all dumps pipelined: {key: [Server]}."""
+        """Real servers of many services, {key: [Server]}: one dump each, back to back on one socket."""
         keys = list(keys)
         reqs = [Request(CMD_GET_DEST, nested(CMD_ATTR_SERVICE, *encode_service_key(k)), dump=True,
                         decode=make_dest_decoder(FAMILIES[k[0]], with_stats)) for k in keys]
