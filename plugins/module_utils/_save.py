@@ -45,42 +45,56 @@ def _wrapped(a, b):
 def _addr_words(family, addr):
     """The address as ipvsadm holds it: a 16-byte union read as 4 big-endian words."""
     packed = socket.inet_pton(FAMILIES[family], addr).ljust(16, b'\0')
-    return [int.from_bytes(packed[i:i + 4], 'big') for i in range(0, 16, 4)]
+    return tuple(int.from_bytes(packed[i:i + 4], 'big') for i in range(0, 16, 4))
 
 
-def _cmp_addr(family, fam1, a1, fam2, a2):
+def _cmp_words(w1, w2, count):
     """Compare as ipvsadm does: as many words as the first entry's family has."""
-    r = 0
-    words = 4 if family == 'ipv6' else 1
-    for w1, w2 in list(zip(_addr_words(fam1, a1), _addr_words(fam2, a2)))[:words]:
-        r = _wrapped(w1, w2)
+    for i in range(count):
+        r = _wrapped(w1[i], w2[i])
         if r:
-            break
-    return r
+            return r
+    return 0
 
 
-def cmp_services(s1, s2):
-    r = _wrapped(s1.fwmark or 0, s2.fwmark or 0)
+# Sort items are computed once per entry: the comparators run O(n log n) times.
+
+def _service_item(svc):
+    words = _addr_words(svc.family, svc.vip) if svc.vip else (0, 0, 0, 0)
+    return (svc.fwmark or 0, FAMILIES[svc.family], PROTOCOLS.get(svc.protocol, 0), words, svc.vport or 0)
+
+
+def _cmp_service_items(a, b):
+    r = _wrapped(a[0], b[0])
     if r:
         return r
-    r = FAMILIES[s1.family] - FAMILIES[s2.family]
-    if r:
+    r = (a[1] - b[1]) or (a[2] - b[2])
+    if r or a[0]:
         return r
-    r = PROTOCOLS.get(s1.protocol, 0) - PROTOCOLS.get(s2.protocol, 0)
-    if r or s1.fwmark:
-        return r
-    r = _cmp_addr(s1.family, s1.family, s1.vip, s2.family, s2.vip)
-    return r or (s1.vport - s2.vport)
+    r = _cmp_words(a[3], b[3], 4 if a[1] == FAMILIES['ipv6'] else 1)
+    return r or (a[4] - b[4])
 
 
-def cmp_servers(d1, d2):
-    r = _cmp_addr(d1.family, d1.family, d1.rip, d2.family, d2.rip)
-    return r or (d1.rport - d2.rport)
+def _server_item(srv):
+    return (FAMILIES[srv.family], _addr_words(srv.family, srv.rip), srv.rport)
+
+
+def _cmp_server_items(a, b):
+    r = _cmp_words(a[1], b[1], 4 if a[0] == FAMILIES['ipv6'] else 1)
+    return r or (a[2] - b[2])
+
+
+def _sorted_by(entries, item, cmp):
+    keyed = [(item(e), e) for e in entries]
+    keyed.sort(key=functools.cmp_to_key(lambda x, y: cmp(x[0], y[0])))
+    return [e for _item, e in keyed]
 
 
 def sort_table(table):
-    return [(svc, sorted(servers, key=functools.cmp_to_key(cmp_servers)))
-            for svc, servers in sorted(table, key=lambda t: functools.cmp_to_key(cmp_services)(t[0]))]
+    """The table in ipvsadm's order: services, and the real servers of each."""
+    services = _sorted_by([svc for svc, _servers in table], _service_item, _cmp_service_items)
+    servers = dict((svc.key, servers) for svc, servers in table)
+    return [(svc, _sorted_by(servers[svc.key], _server_item, _cmp_server_items)) for svc in services]
 
 
 # ---------------------------------------------------------------- emit
