@@ -19,7 +19,6 @@ start-up and imports are paid the way an `ipvsadm` invocation pays its own.
 import argparse
 import ctypes
 import ctypes.util
-import hashlib
 import json
 import os
 import platform
@@ -33,23 +32,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
-def collection_path():
-    """The symlink farm tests/conftest.py also uses: ROOT as ansible_collections/lvs/ipvs."""
-    farm = os.path.join(tempfile.gettempdir(), 'lvs-ipvs-%s' % hashlib.sha1(ROOT.encode()).hexdigest()[:10])
-    link = os.path.join(farm, 'ansible_collections', 'lvs', 'ipvs')
-    if not os.path.islink(link):
-        os.makedirs(os.path.dirname(link), exist_ok=True)
-        try:
-            os.symlink(ROOT, link)
-        except FileExistsError:
-            pass
-    return farm
-
-
-try:
-    import ansible_collections.lvs.ipvs  # noqa: F401 pylint: disable=unused-import
-except ImportError:
-    sys.path.insert(0, collection_path())
+# tests/conftest.py makes this checkout importable as ansible_collections.lvs.ipvs
+# (a symlink farm in the temporary directory); the benchmark uses the same farm.
+sys.path.insert(0, os.path.join(ROOT, 'tests'))
+from conftest import collection_path  # noqa: E402 pylint: disable=wrong-import-position
 
 MU = 'ansible_collections.lvs.ipvs.plugins.module_utils'
 NS_PREFIX = 'lvsbench-'
