@@ -10,26 +10,31 @@ deletes network namespaces named lvsbench-*, so never run it on a real director.
     bench_ipvs.py dump [--no-stats]                      whole command: table() + emit() to stdout
     bench_ipvs.py pyroute2 [--services N] [--servers M]  pyroute2.IPVS add + dump, JSON timings
     bench_ipvs.py profile {add,dump} [--out FILE]        cProfile of the client (real kernel)
-    bench_ipvs.py fakeprofile {add,dump}                 cProfile natively, kernel replaced by a fake socket
+    bench_ipvs.py fakeprofile {add,dump,dumpseq,emit}    cProfile natively, kernel replaced by a fake socket
 
 The whole-command forms are what `run` times as subprocesses, so that Python's
 start-up and imports are paid the way an `ipvsadm` invocation pays its own.
 """
 
-import argparse
-import ctypes
-import ctypes.util
-import json
-import os
-import platform
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
 
+T_TOP = time.time()  # first thing: lets `run` split a whole command into start-up, work and exit
+
+import argparse  # noqa: E402 pylint: disable=wrong-import-position
+import ctypes  # noqa: E402 pylint: disable=wrong-import-position
+import ctypes.util  # noqa: E402 pylint: disable=wrong-import-position
+import json  # noqa: E402 pylint: disable=wrong-import-position
+import os  # noqa: E402 pylint: disable=wrong-import-position
+import platform  # noqa: E402 pylint: disable=wrong-import-position
+import shutil  # noqa: E402 pylint: disable=wrong-import-position
+import subprocess  # noqa: E402 pylint: disable=wrong-import-position
+import sys  # noqa: E402 pylint: disable=wrong-import-position
+import tempfile  # noqa: E402 pylint: disable=wrong-import-position
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+# `run` starts its subcommands from a snapshot of this file (so that an edit of the
+# checkout during a run cannot mix versions); they find the checkout through this.
+ROOT = os.environ.get('LVS_BENCH_ROOT') or os.path.dirname(HERE)
 
 
 # tests/conftest.py makes this checkout importable as ansible_collections.lvs.ipvs
@@ -102,11 +107,17 @@ def ns_del(name):
     time.sleep(0.5)
 
 
+LAST_SPAWN = LAST_DONE = None
+
+
 def in_ns(name, argv, stdin=None, env=None, check=True, want_stderr=False):
     """Run argv inside namespace `name`: (seconds, stdout bytes[, stderr bytes]). Output goes to a pipe."""
+    global LAST_SPAWN, LAST_DONE
     t0 = time.perf_counter()
+    LAST_SPAWN = time.time()
     p = subprocess.run(argv, check=False, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        preexec_fn=setns_to(name), env=env)
+    LAST_DONE = time.time()
     dt = time.perf_counter() - t0
     if check and p.returncode != 0:
         raise SystemExit('%s failed (%d): %s\n%s' % (' '.join(argv), p.returncode,
@@ -140,7 +151,8 @@ def cmd_add(args):
         sys.stderr.write('%d errors, first: %s\n' % (len(errors), errors[0]))
         return 1
     if args.timings:
-        sys.stderr.write(json.dumps(dict(imports=t1 - t0, build=t2 - t1, add_table=t3 - t2)) + '\n')
+        sys.stderr.write(json.dumps(dict(imports=t1 - t0, build=t2 - t1, add_table=t3 - t2, t_top=T_TOP,
+                                         t_cmd=T_CMD, t_end=time.time())) + '\n')
     return 0
 
 
@@ -158,7 +170,8 @@ def cmd_dump(args):
     sys.stdout.flush()
     t4 = time.perf_counter()
     if args.timings:
-        sys.stderr.write(json.dumps(dict(imports=t1 - t0, table=t2 - t1, emit=t3 - t2, write=t4 - t3)) + '\n')
+        sys.stderr.write(json.dumps(dict(imports=t1 - t0, table=t2 - t1, emit=t3 - t2, write=t4 - t3, t_top=T_TOP,
+                                         t_cmd=T_CMD, t_end=time.time())) + '\n')
     return 0
 
 
@@ -429,6 +442,7 @@ class Bench:
             python_exe=self.py,
             mem_mib=int(open('/proc/meminfo').read().split()[1]) // 1024,
             in_vm=os.environ.get('LVS_IPVS_IN_VM') == '1',
+            commit=os.environ.get('LVS_BENCH_COMMIT', '?'),
             cpu=next((line.split(':', 1)[1].strip() for line in open('/proc/cpuinfo')
                       if line.startswith('model name')), '?'),
         )
@@ -484,8 +498,17 @@ class Bench:
     def add_client_command(self, ns, n, m):
         dt, _out, err = in_ns(ns, [self.py, self.me, 'add', '--services', str(n), '--servers', str(m), '--timings'],
                               want_stderr=True)
-        self.results.setdefault('add_cmd_parts', []).append(json.loads(err.decode().strip().splitlines()[-1]))
+        self.results.setdefault('add_cmd_parts', []).append(self.split_command(err))
         return dt
+
+    @staticmethod
+    def split_command(err):
+        """The child's --timings, plus where the rest of its wall time went."""
+        parts = json.loads(err.decode().strip().splitlines()[-1])
+        parts['startup'] = parts['t_top'] - LAST_SPAWN      # fork, exec, interpreter, site
+        parts['preamble'] = parts['t_cmd'] - parts['t_top']  # the script's own imports
+        parts['exit'] = LAST_DONE - parts['t_end']           # interpreter shutdown, reaping
+        return parts
 
     def verify(self, ns, expect, what):
         got = save_of(ns)
@@ -510,6 +533,11 @@ class Bench:
         _ipvs, _model, _save = client_modules()
         n, m = a.services, a.servers
         self.work = tempfile.mkdtemp(prefix='lvsbench-')
+        # Subcommands run from a snapshot of this script: an edit of the checkout
+        # during the run must not give the parent and its children different code.
+        self.me = os.path.join(self.work, os.path.basename(__file__))
+        shutil.copy2(os.path.abspath(__file__), self.me)
+        os.environ['LVS_BENCH_ROOT'] = ROOT
         self.env = self.environment()
         self.log('environment: %s' % json.dumps(self.env))
         self.log('workload: %d services x %d real servers = %d objects' % (n, m, n * (m + 1)))
@@ -579,9 +607,10 @@ class Bench:
         i = self.results['add_cmd_all'].index(self.best(self.results['add_cmd_all']))
         parts = self.results['add_cmd_parts'][1:][i]  # [0] is the warm-up's
         self.row('add_cmd', 'client whole command (python bench_ipvs.py add)', self.best(self.results['add_cmd_all']),
-                 'add_ipvsadm', 'inside: imports %.2f s, building %d model objects %.2f s, add_table() %.2f s; '
-                 'the rest is interpreter start-up and exit' % (parts['imports'], n * (m + 1), parts['build'],
-                                                                parts['add_table']))
+                 'add_ipvsadm', 'start-up %.2f s, script imports %.2f s, client imports %.2f s, building %d model '
+                 'objects %.2f s, add_table() %.2f s, exit %.2f s'
+                 % (parts['startup'], parts['preamble'], parts['imports'], n * (m + 1), parts['build'],
+                    parts['add_table'], parts['exit']))
         if a.split:
             ns_del(self.keep)
             ns = ns_add(NS_PREFIX + 'add-split')
@@ -668,13 +697,14 @@ class Bench:
             if out.decode() != ref:
                 self.mismatches.append('bench_ipvs.py dump')
                 self.log('MISMATCH: bench_ipvs.py dump')
-            parts.append(json.loads(err.decode().strip().splitlines()[-1]))
+            parts.append(self.split_command(err))
             return dt
         samples = self.repeated(cmd, a.repeat)
         p = parts[samples.index(min(samples))]
         self.row('dump_cmd', 'client whole command (python bench_ipvs.py dump)', min(samples), 'dump_ipvsadm',
-                 'inside: imports %.2f s, table() %.2f s, emit() %.2f s, write %.2f s; the rest is interpreter '
-                 'start-up and exit' % (p['imports'], p['table'], p['emit'], p['write']))
+                 'start-up %.2f s, script imports %.2f s, client imports %.2f s, table() %.2f s, emit() %.2f s, '
+                 'write %.2f s, exit %.2f s'
+                 % (p['startup'], p['preamble'], p['imports'], p['table'], p['emit'], p['write'], p['exit']))
 
     def phase_ansible(self):
         a = self.args
@@ -776,7 +806,8 @@ class Bench:
 
     def report(self, env, n, m, total):
         lines = ['',
-                 'lvs.ipvs benchmark: %d services x %d real servers (%d objects)' % (n, m, n * (m + 1)),
+                 'lvs.ipvs benchmark: %d services x %d real servers (%d objects), collection at %s'
+                 % (n, m, n * (m + 1), env.get('commit', '?')),
                  'kernel %s, %s, %d vCPU, Python %s, pyroute2 %s, ansible-core %s' % (
                      env['kernel'], env['ipvsadm'].split(' (')[0], env['cpus'], env['python'], env['pyroute2'],
                      env['ansible_core']),
@@ -812,8 +843,12 @@ def cmd_run(args):
     return Bench(args).run()
 
 
+T_CMD = None
+
+
 def main(argv=None):
-    global _libc
+    global _libc, T_CMD
+    T_CMD = time.time()
     _libc = ctypes.CDLL(ctypes.util.find_library('c') or None, use_errno=True)
     p = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     sub = p.add_subparsers(dest='cmd', required=True)
@@ -825,9 +860,9 @@ def main(argv=None):
     r = sub.add_parser('run')
     sizes(r)
     r.add_argument('--repeat', type=int, default=3, help='runs of each dump (best is reported)')
-    r.add_argument('--repeat-add', type=int, default=1, help='runs of each add (best is reported)')
+    r.add_argument('--repeat-add', type=int, default=2, help='runs of each add (best is reported)')
     r.add_argument('--repeat-ansible', type=int, default=1)
-    r.add_argument('--pyroute2-services', type=int, default=500,
+    r.add_argument('--pyroute2-services', type=int, default=1000,
                    help='services for the pyroute2 runs (extrapolated linearly to --services)')
     r.add_argument('--no-split', dest='split', action='store_false',
                    help='skip the add run that times building requests and sending them apart')
