@@ -14,12 +14,14 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lvs.ipvs.plugins.module_utils._errors import IpvsError
+from ansible_collections.lvs.ipvs.plugins.module_utils._errors import ApplyError, IpvsError, NotLoaded
 from ansible_collections.lvs.ipvs.plugins.module_utils._options import OptionError
 
 __metaclass__ = type
 
-# Documented once, in the lvs.ipvs.common doc fragment.
+# Documented once, in the lvs.ipvs._common doc fragment.
+MODPROBE_TIMEOUT = 30
+
 COMMON_ARGS = dict(
     netns=dict(type='str'),
 )
@@ -43,16 +45,41 @@ class IpvsModule:
                 self.fail("IPVS exists only on Linux; this host runs %s" % platform.system())
             # Imported here so that option errors are reported even where the
             # client could not load (it needs Linux netlink sockets).
-            from ansible_collections.lvs.ipvs.plugins.module_utils._ipvs import IpvsClient
+            from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs
+            netns = self.params.get('netns')
             try:
-                self._client = IpvsClient(netns=self.params.get('netns'))
+                self._client = _ipvs.IpvsClient(netns=netns, modprobe=None if self.check_mode else self.modprobe)
+            except NotLoaded:
+                self.module.warn("check mode: the ip_vs kernel module is not loaded; a real run loads it "
+                                 "(modprobe ip_vs), so this prediction starts from an empty IPVS table")
+                self._client = _ipvs.UnloadedIpvs(netns)
             except IpvsError as e:
                 self.fail(str(e))
         return self._client
 
+    def modprobe(self, name):
+        """Load kernel module `name` with the target's modprobe, bounded in time."""
+        exe = self.module.get_bin_path('modprobe', opt_dirs=['/sbin', '/usr/sbin'])
+        if exe is None:
+            return False
+        timeout = self.module.get_bin_path('timeout')
+        cmd = ([timeout, str(MODPROBE_TIMEOUT)] if timeout else []) + [exe, '-q', name]
+        rc, _out, _err = self.module.run_command(cmd)
+        return rc == 0
+
     def fail(self, msg, **kwargs):
-        if self._client is not None:
-            self._client.close()
+        """Fail the task. Writes the kernel already carried out make it a change,
+        and the result says which ones, and which failed."""
+        client, self._client = self._client, None
+        applied = list(client.applied) if client is not None else []
+        if client is not None:
+            client.close()
+        error = kwargs.pop('error', None)
+        if applied:
+            kwargs['changed'] = True
+            kwargs['applied'] = [op.describe() for op in applied]
+        if isinstance(error, ApplyError):
+            kwargs['not_applied'] = [dict(change=op.describe(), error=str(e)) for op, e in error.failed]
         self.module.fail_json(msg=msg, **kwargs)
 
     def exit(self, **kwargs):
@@ -73,6 +100,6 @@ class IpvsModule:
         try:
             func(self)
         except (IpvsError, OptionError) as e:
-            self.fail(str(e))
+            self.fail(str(e), error=e)
         except Exception as e:  # pylint: disable=broad-except
             self.fail("unexpected error: %s" % e, exception=traceback.format_exc())

@@ -30,6 +30,23 @@ class IpvsError(Exception):
         return self.message
 
 
+class ApplyError(IpvsError):
+    """Some writes of a batch failed. `failed` is [(Op, IpvsError)], `applied`
+    the ops of the batch that the kernel carried out."""
+
+    def __init__(self, failed, applied):
+        message = str(failed[0][1])
+        if len(failed) > 1:
+            message += " (and %d more change%s failed)" % (len(failed) - 1, '' if len(failed) == 2 else 's')
+        super(ApplyError, self).__init__(message, errno=failed[0][1].errno)
+        self.failed = failed
+        self.applied = applied
+
+
+class NotLoaded(IpvsError):
+    """The IPVS family is missing and loading ip_vs was not allowed (check mode)."""
+
+
 PERMISSION = "permission denied: managing IPVS needs CAP_NET_ADMIN (use become: true)"
 
 

@@ -8,9 +8,9 @@
 
 from __future__ import absolute_import, division, print_function
 
-from ansible_collections.lvs.ipvs.plugins.module_utils import _conn, _save
+from ansible_collections.lvs.ipvs.plugins.module_utils import _ip_vs_conn, _save
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
-    daemon_dict, laddr_dict, service_dict,
+    daemon_dict, laddr_dict, service_dict, service_order,
 )
 
 __metaclass__ = type
@@ -40,6 +40,7 @@ def gather(client, what, family=None, vip=None, vport=None, protocol=None, fwmar
         services = [s for s in client.services(with_stats)
                     if service_matches(s, family, vip, vport, protocol, fwmark)]
         servers = client.servers_of([s.key for s in services], with_stats)
+        services = sorted((s for s in services if s.key in servers), key=service_order)
         if what & SERVICE_PARTS:
             out['services'] = [service_dict(s, servers[s.key], 'stats' in what, 'rates' in what)
                                for s in services]
@@ -56,5 +57,5 @@ def gather(client, what, family=None, vip=None, vport=None, protocol=None, fwmar
         out['daemons'] = [daemon_dict(d) for d in client.daemons()]
     if 'connections' in what:
         out['connections'] = [row for row in client.connections()
-                              if _conn.matches(row, vip, vport, protocol)]
+                              if _ip_vs_conn.matches(row, vip, vport, protocol)]
     return out

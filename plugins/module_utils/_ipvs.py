@@ -14,14 +14,15 @@ IpvsError messages. Nothing else in the collection builds a netlink message.
 from __future__ import absolute_import, division, print_function
 
 import errno
+import fcntl
 import os
 import shutil
 import socket
 import struct
 import subprocess
 
-from ansible_collections.lvs.ipvs.plugins.module_utils import _conn
-from ansible_collections.lvs.ipvs.plugins.module_utils._errors import IpvsError, explain
+from ansible_collections.lvs.ipvs.plugins.module_utils import _ip_vs_conn
+from ansible_collections.lvs.ipvs.plugins.module_utils._errors import ApplyError, IpvsError, NotLoaded, explain
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
     DAEMON_ROLES, FAMILIES, FAMILY_NAMES, FORWARD, FORWARD_NAMES, F_USER_MASK, PROTOCOLS,
     PROTOCOL_NAMES, TUN_CSUM, TUN_CSUM_NAMES, TUN_TYPES, TUN_TYPE_NAMES, Daemon, Info,
@@ -110,6 +111,7 @@ LADDR_ATTR_ADDR = 1
 LADDR_ATTR_PORT_CONFLICT = 2
 LADDR_ATTR_CONN_COUNTS = 3
 
+SIOCGIFMTU = 0x8921
 STATS_ATTRS = range(1, 11)  # conns inpkts outpkts inbytes outbytes cps inpps outpps inbps outbps
 
 _FLAGS = struct.Struct('=II')
@@ -351,6 +353,17 @@ class Op:
     def __repr__(self):
         return 'Op(%s %s)' % (self.name, self.subject)
 
+    def describe(self):
+        """'add real server 10.0.0.2:80 in TCP 192.0.2.10:80': the change in words."""
+        verb = _VERBS.get(self.name, self.name)
+        where = ' in %s' % self.service if self.service and self.name.endswith(('server', 'laddr')) else ''
+        return '%s %s%s' % (verb, self.subject, where)
+
+
+_VERBS = {'add-service': 'add', 'edit-service': 'edit', 'del-service': 'delete', 'add-server': 'add',
+          'edit-server': 'edit', 'del-server': 'delete', 'zero': 'zero', 'flush': 'flush', 'set-timeouts': 'set',
+          'start-daemon': 'start', 'stop-daemon': 'stop', 'add-laddr': 'add', 'del-laddr': 'delete'}
+
 
 def op_add_service(svc):
     return Op('add-service', (svc,), Request(CMD_NEW_SERVICE, encode_service(svc)), 'virtual service ' + svc.text(),
@@ -429,29 +442,44 @@ def op_delete_laddr(key, address):
 
 NO_IPVS = ("this kernel has no IPVS: the IPVS generic netlink family is missing and 'modprobe ip_vs' "
            "did not provide it; load the ip_vs kernel module or use a kernel built with CONFIG_IP_VS")
+NOT_LOADED = "the ip_vs kernel module is not loaded"
 NO_LADDR = ("this kernel has no FULLNAT local-address support (the IPVS netlink family offers no "
             "local-address commands; they exist only in FULLNAT kernels such as Alibaba LVS)")
+MODPROBE_TIMEOUT = 30
 
 
 def _modprobe(name):
+    """Load a kernel module, bounded in time; True when modprobe says it worked."""
     exe = shutil.which('modprobe') or next((p for p in ('/sbin/modprobe', '/usr/sbin/modprobe')
                                             if os.path.exists(p)), None)
     if exe is None:
         return False
     with open(os.devnull, 'wb') as null:
-        return subprocess.call([exe, '-q', name], stdout=null, stderr=null) == 0
+        try:
+            return subprocess.call([exe, '-q', name], stdout=null, stderr=null, timeout=MODPROBE_TIMEOUT) == 0
+        except subprocess.TimeoutExpired:
+            return False
 
 
 class IpvsClient:
-    """One persistent netlink socket to the kernel's IPVS, in one namespace."""
+    """One persistent netlink socket to the kernel's IPVS, in one namespace.
 
-    def __init__(self, netns=None, timeout=10.0, modprobe=True):
+    `modprobe(name) -> bool` loads ip_vs when the family is missing; None
+    loads nothing and raises NotLoaded instead (check mode). `applied` lists
+    every write the kernel carried out through this client, in order.
+    """
+
+    def __init__(self, netns=None, timeout=10.0, modprobe=_modprobe):
         self.netns = netns
+        self.applied = []
+        self.sock = None
         with entered(netns):
             self.sock = GenlSocket(FAMILY, CMD_GET_INFO, timeout=timeout)
         try:
             found = self.sock.resolve()
-            if not found and modprobe and _modprobe('ip_vs'):
+            if not found and modprobe is None:
+                raise NotLoaded(NOT_LOADED)
+            if not found and modprobe('ip_vs'):
                 found = self.sock.resolve()
         except Exception:
             self.close()
@@ -508,25 +536,41 @@ class IpvsClient:
         return reply.messages[0] if reply.messages else None
 
     def servers_of(self, keys, with_stats=True):
-        """Real servers of many services, {key: [Server]}: one dump each, back to back on one socket."""
+        """Real servers of many services, {key: [Server]}: one dump each, back to
+        back on one socket. A service deleted meanwhile (by keepalived, another
+        run) is left out: the kernel answers its dump as empty, so the services
+        that came back empty are asked for once more, all in one datagram."""
         keys = list(keys)
         reqs = [Request(CMD_GET_DEST, nested(CMD_ATTR_SERVICE, *encode_service_key(k)), dump=True,
                         decode=make_dest_decoder(FAMILIES[k[0]], with_stats)) for k in keys]
         out = {}
         for k, reply in zip(keys, self.sock.run(reqs, barrier=False)):
+            if reply.error in (errno.ESRCH, errno.ENOENT):
+                continue
             if reply.error:
                 raise explain(reply.error, 'get', 'real servers', service=service_text(k), netlink_msg=reply.ext_msg)
             out[k] = reply.messages
+        empty = [k for k, servers in out.items() if not servers]
+        if empty:
+            probes = [Request(CMD_GET_SERVICE, nested(CMD_ATTR_SERVICE, *encode_service_key(k)),
+                              decode=lambda b, s, e: True) for k in empty]
+            for k, reply in zip(empty, self.sock.run(probes)):
+                if reply.error in (errno.ESRCH, errno.ENOENT):
+                    del out[k]
+                elif reply.error:
+                    raise explain(reply.error, 'get', 'virtual service ' + service_text(k), netlink_msg=reply.ext_msg)
         return out
 
     def servers(self, key, with_stats=True):
-        return self.servers_of([key], with_stats)[key]
+        """Real servers of one service; None when the service does not exist."""
+        return self.servers_of([key], with_stats).get(key)
 
     def table(self, with_stats=True):
-        """[(Service, [Server])] for the whole namespace, in kernel order."""
+        """[(Service, [Server])] for the whole namespace, in kernel order;
+        services deleted while it is read are left out."""
         services = self.services(with_stats)
         dests = self.servers_of([s.key for s in services], with_stats)
-        return [(s, dests[s.key]) for s in services]
+        return [(s, dests[s.key]) for s in services if s.key in dests]
 
     def laddrs(self, key):
         if not self.supports_laddr:
@@ -538,7 +582,24 @@ class IpvsClient:
     def connections(self, path=None):
         """Rows of /proc/net/ip_vs_conn as seen from this client's namespace."""
         with entered(self.netns):
-            return _conn.read(path)
+            try:
+                return _ip_vs_conn.read(path)
+            except _ip_vs_conn.ConnFormatError as e:
+                raise IpvsError("%s has a format this collection does not know: %s" % (path or _ip_vs_conn.PROC_PATH, e))
+            except (IOError, OSError) as e:
+                raise IpvsError("cannot read %s: %s" % (path, e.strerror or e))
+
+    def interface_mtu(self, name):
+        """MTU of network interface `name` in this client's namespace; None if there is no such interface."""
+        with entered(self.netns):
+            probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            req = struct.pack('16si12x', name.encode('ascii', 'replace')[:15], 0)
+            return struct.unpack_from('16si', fcntl.ioctl(probe.fileno(), SIOCGIFMTU, req))[1]
+        except (IOError, OSError):
+            return None
+        finally:
+            probe.close()
 
     # -- writes
 
@@ -547,15 +608,23 @@ class IpvsClient:
         if any(op.name in ('add-laddr', 'del-laddr') for op in ops) and not self.supports_laddr:
             raise IpvsError(NO_LADDR)
         replies = self.sock.run([op.request for op in ops])
-        return [explain(r.error, op.name, op.subject, service=op.service, scheduler=op.scheduler, pe=op.pe,
-                        netlink_msg=r.ext_msg) if r.error else None
-                for op, r in zip(ops, replies)]
+        errors = []
+        for op, r in zip(ops, replies):
+            if r.error:
+                errors.append(explain(r.error, op.name, op.subject, service=op.service, scheduler=op.scheduler,
+                                      pe=op.pe, netlink_msg=r.ext_msg))
+            else:
+                errors.append(None)
+                self.applied.append(op)
+        return errors
 
     def apply_or_raise(self, ops):
-        """Run ops; raise the first failure. Ops after a failure still ran."""
-        for err in self.apply(ops):
-            if err is not None:
-                raise err
+        """Run ops; raise ApplyError naming every failure and what was applied
+        (ops after a failure still ran)."""
+        errors = self.apply(ops)
+        failed = [(op, e) for op, e in zip(ops, errors) if e is not None]
+        if failed:
+            raise ApplyError(failed, [op for op, e in zip(ops, errors) if e is None])
 
     def add_service(self, svc):
         self.apply_or_raise([op_add_service(svc)])
@@ -605,3 +674,58 @@ class IpvsClient:
             for srv in servers:
                 ops.append(op_add_server(svc.key, srv, svc_nest))
         return [e for e in self.apply(ops) if e is not None]
+
+
+class UnloadedIpvs:
+    """IPVS as it is right after 'modprobe ip_vs': empty, kernel-default
+    timeouts, no daemons. Check mode reads this where loading the module would
+    be a change to the host; it takes no writes."""
+
+    netns = None
+    supports_laddr = False
+    sock = None
+
+    def __init__(self, netns=None):
+        self.netns = netns
+        self.applied = []
+
+    def close(self):
+        pass
+
+    def info(self):
+        return Info(None, 4096)
+
+    def timeouts(self):
+        return Timeouts(900, 120, 300)
+
+    def daemons(self):
+        return []
+
+    def services(self, with_stats=True):
+        return []
+
+    def service(self, key, with_stats=True):
+        return None
+
+    def servers_of(self, keys, with_stats=True):
+        return {}
+
+    def servers(self, key, with_stats=True):
+        return None
+
+    def table(self, with_stats=True):
+        return []
+
+    def laddrs(self, key):
+        raise IpvsError(NO_LADDR)
+
+    def connections(self, path=None):
+        return []
+
+    def interface_mtu(self, name):
+        return IpvsClient.interface_mtu(self, name)
+
+    def apply(self, ops):
+        raise IpvsError("internal error: a write was attempted in check mode")
+
+    apply_or_raise = apply

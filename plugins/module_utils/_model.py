@@ -226,6 +226,24 @@ def make_server(rip, rport, family=None, forward='dr', weight=1, u_threshold=0, 
                   tun_csum, active_conns, inactive_conns, persist_conns, stats, rates)
 
 
+# ---------------------------------------------------------------- canonical order
+
+def _packed(family, addr):
+    return socket.inet_pton(FAMILIES[family], addr) if addr else b''
+
+
+def server_order(srv):
+    """Sort key of real servers in results and diffs: family, address, port.
+    (The kernel lists them newest first, which check mode cannot know.)"""
+    return (FAMILIES[srv.family], _packed(srv.family, srv.rip), srv.rport)
+
+
+def service_order(svc):
+    """Sort key of services in results: family, then marks, then protocol, address, port."""
+    return (FAMILIES[svc.family], svc.fwmark or 0, PROTOCOLS.get(svc.protocol, 0), _packed(svc.family, svc.vip),
+            svc.vport or 0)
+
+
 # ---------------------------------------------------------------- dict shapes (ipvs_info's vocabulary)
 
 def stats_dict(stats):
@@ -253,7 +271,7 @@ def service_dict(svc, servers=None, with_stats=True, with_rates=True):
     if with_rates and svc.rates is not None:
         d['rates'] = stats_dict(svc.rates)
     if servers is not None:
-        d['servers'] = [server_dict(s, with_stats, with_rates) for s in servers]
+        d['servers'] = [server_dict(s, with_stats, with_rates) for s in sorted(servers, key=server_order)]
     return dict(d)
 
 

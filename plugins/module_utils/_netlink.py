@@ -200,19 +200,21 @@ class GenlSocket:
         self.family_name = family_name
         self.barrier_cmd = barrier_cmd  # a cheap non-dump command of the family
         self.timeout = timeout
+        self.sock = None
         try:
             self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_GENERIC)
+            self._size_buffers(rcvbuf, sndbuf)
+            for opt in (NETLINK_CAP_ACK, NETLINK_EXT_ACK):
+                try:
+                    self.sock.setsockopt(SOL_NETLINK, opt, 1)
+                except OSError:
+                    pass  # old kernels: errors then carry the whole request, still parsed fine
+            self.sock.bind((0, 0))
+            self.sock.settimeout(timeout)
+            self.port_id = self.sock.getsockname()[0]
         except OSError as e:
-            raise IpvsError("cannot open a generic netlink socket: %s" % e.strerror, errno=e.errno)
-        self._size_buffers(rcvbuf, sndbuf)
-        for opt in (NETLINK_CAP_ACK, NETLINK_EXT_ACK):
-            try:
-                self.sock.setsockopt(SOL_NETLINK, opt, 1)
-            except OSError:
-                pass  # old kernels: errors then carry the whole request, still parsed fine
-        self.sock.bind((0, 0))
-        self.sock.settimeout(timeout)
-        self.port_id = self.sock.getsockname()[0]
+            self.close()
+            raise IpvsError("cannot open a generic netlink socket: %s" % (e.strerror or e), errno=e.errno)
         self.seq = int.from_bytes(os.urandom(3), 'little') + 1
         self.buf = bytearray(RECV_SIZE)
         self.family_id = None
@@ -277,19 +279,27 @@ class GenlSocket:
         are sent one per datagram; one the kernel still refuses with EBUSY is
         sent again in a next round.
         """
+        if self.sock is None:
+            raise IpvsError("the netlink socket was closed after an earlier error")
         if msg_type is None:
             msg_type = self.family_id
         replies = [Reply() for _request in requests]
         todo = list(range(len(requests)))
         rounds = 0
-        while todo:
-            rounds += 1
-            if rounds > len(requests) + 2:
-                raise IpvsError("the kernel kept refusing netlink dump requests as busy")
-            retry = []
-            for chunk in self._chunks(requests, todo):
-                retry.extend(self._run_chunk(requests, chunk, replies, msg_type, barrier))
-            todo = retry
+        try:
+            while todo:
+                rounds += 1
+                if rounds > len(requests) + 2:
+                    raise IpvsError("the kernel kept refusing netlink dump requests as busy")
+                retry = []
+                for chunk in self._chunks(requests, todo):
+                    retry.extend(self._run_chunk(requests, chunk, replies, msg_type, barrier))
+                todo = retry
+        except BaseException:
+            # Unread replies or a dump still running would be read as answers to
+            # the next requests: a socket that failed mid-exchange is not reused.
+            self.close()
+            raise
         return replies
 
     def _chunks(self, requests, todo):
@@ -371,11 +381,11 @@ class GenlSocket:
                     raise IpvsError("malformed netlink message from the kernel")
                 end = pos + mlen
                 if seq == last_seq:
+                    # The barrier's own answer does not matter, only that it came:
+                    # every request before it has answered by then. (Refused, as
+                    # without CAP_NET_ADMIN, each request has its own error too.)
                     if mtype == NLMSG_ERROR:
                         waiting_barrier = False
-                        err = -_I32.unpack_from(buf, pos + 16)[0]
-                        if err and err not in (errno.EOPNOTSUPP,):
-                            raise IpvsError("the kernel refused the closing request: %s" % os.strerror(err), errno=err)
                 elif seq in pending:
                     i = pending[seq]
                     reply = replies[i]

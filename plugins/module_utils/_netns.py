@@ -19,6 +19,7 @@ import ctypes
 import ctypes.util
 import errno
 import os
+import stat
 
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import IpvsError
 
@@ -51,6 +52,31 @@ def _setns_func():
     return _setns
 
 
+def _open_netns(netns, path):
+    """A descriptor of the namespace file, or IpvsError. O_NONBLOCK: opening a
+    FIFO given by mistake must not wait for a writer."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, 'O_CLOEXEC', 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as e:
+        if e.errno == errno.ENOENT:
+            raise IpvsError("network namespace %r does not exist (no %s)" % (netns, path))
+        if e.errno in (errno.EPERM, errno.EACCES):
+            raise IpvsError("permission denied opening network namespace %r (%s): use become: true" % (netns, path))
+        raise IpvsError("cannot open network namespace %r (%s): %s" % (netns, path, e.strerror))
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError as e:
+        os.close(fd)
+        raise IpvsError("cannot inspect network namespace %r (%s): %s" % (netns, path, e.strerror))
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = 'a directory' if stat.S_ISDIR(mode) else 'a FIFO' if stat.S_ISFIFO(mode) else 'not a regular file'
+        raise IpvsError("%s is not a network namespace (it is %s); give a name under %s or a path such as "
+                        "/proc/PID/ns/net" % (path, kind, NETNS_RUN_DIR))
+    return fd
+
+
 @contextlib.contextmanager
 def entered(netns):
     """Run the block inside network namespace `netns` (name or path); None is a no-op."""
@@ -58,16 +84,15 @@ def entered(netns):
     if path is None:
         yield
         return
-    try:
-        target = os.open(path, os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0))
-    except OSError as e:
-        if e.errno == errno.ENOENT:
-            raise IpvsError("network namespace %r does not exist (no %s)" % (netns, path))
-        raise IpvsError("cannot open network namespace %r: %s" % (netns, e.strerror))
-    self_ns = '/proc/thread-self/ns/net' if os.path.exists('/proc/thread-self/ns/net') else '/proc/self/ns/net'
-    origin = os.open(self_ns, os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0))
     setns = _setns_func()
+    target = _open_netns(netns, path)
+    origin = None
     try:
+        self_ns = '/proc/thread-self/ns/net' if os.path.exists('/proc/thread-self/ns/net') else '/proc/self/ns/net'
+        try:
+            origin = os.open(self_ns, os.O_RDONLY | getattr(os, 'O_CLOEXEC', 0))
+        except OSError as e:
+            raise IpvsError("cannot open this process's own network namespace (%s): %s" % (self_ns, e.strerror))
         try:
             setns(target)
         except OSError as e:
@@ -78,7 +103,13 @@ def entered(netns):
         try:
             yield
         finally:
-            setns(origin)
+            try:
+                setns(origin)
+            except OSError as e:
+                # Going on here would work on the wrong namespace's IPVS.
+                raise IpvsError("cannot return from network namespace %r to the original one: %s"
+                                % (netns, e.strerror))
     finally:
         os.close(target)
-        os.close(origin)
+        if origin is not None:
+            os.close(origin)

@@ -7,8 +7,8 @@
 """Option specs shared by the resource modules, and their validation into the model.
 
 Every check here runs before the kernel is touched, and every failure names
-the option and what it accepts (documented in the lvs.ipvs.service and
-lvs.ipvs.server doc fragments, which match these specs one to one).
+the option and what it accepts (documented in the lvs.ipvs._service and
+lvs.ipvs._service.SERVER doc fragments, which match these specs one to one).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -45,10 +45,10 @@ SERVICE_ID_CONSTRAINTS = dict(
 SERVER_SPEC = dict(
     rip=dict(type='str', required=True),
     rport=dict(type='int'),
-    forward=dict(type='str', default='dr', choices=list(FORWARD)),
-    weight=dict(type='int', default=1),
-    u_threshold=dict(type='int', default=0),
-    l_threshold=dict(type='int', default=0),
+    forward=dict(type='str', choices=list(FORWARD)),
+    weight=dict(type='int'),
+    u_threshold=dict(type='int'),
+    l_threshold=dict(type='int'),
     tun_type=dict(type='str', choices=list(TUN_TYPES)),
     tun_port=dict(type='int'),
     tun_csum=dict(type='str', choices=list(TUN_CSUM)),
@@ -85,21 +85,39 @@ def service_key(params):
     return (vip_family, params.get('protocol') or 'tcp', vip, vport, None)
 
 
-def server_from_params(p, key, where=''):
+# What a real server gets on creation for the options left out.
+SERVER_DEFAULTS = dict(forward='dr', weight=1, u_threshold=0, l_threshold=0)
+TUNNEL_OPTIONS = ('tun_type', 'tun_port', 'tun_csum')
+
+
+def server_from_params(p, key, where='', current=None):
     """The Server that options `p` describe for service `key`.
 
+    Options left out keep what the real server has (`current`, a function
+    (rip, rport) -> Server or None); on creation they take SERVER_DEFAULTS.
     `where` prefixes option names in messages (e.g. "servers[2].").
     """
     def opt(name):
         return where + name
 
     family, rip = ip_option(opt('rip'), p['rip'])
-    forward = p.get('forward') or 'dr'
     svc_family, _proto, _vip, vport, fwmark = key
+    rport = in_range(opt('rport'), p.get('rport'), 0, 65535)
+    have = current(rip, (vport or 0) if rport is None else rport) if current else None
+    base = dict(SERVER_DEFAULTS)
+    if have is not None:
+        base = dict(forward=have.forward, weight=have.weight, u_threshold=have.u_threshold,
+                    l_threshold=have.l_threshold)
+        if have.forward == 'tun':
+            base.update(tun_type=have.tun_type, tun_port=have.tun_port, tun_csum=have.tun_csum)
+
+    def value(name):
+        return p.get(name) if p.get(name) is not None else base.get(name)
+
+    forward = value('forward')
     if family != svc_family and forward != 'tun':
         raise OptionError("%s %s is %s but the service %s is %s: a real server of another address family "
                           "needs forward=tun" % (opt('rip'), rip, family, service_text(key), svc_family))
-    rport = in_range(opt('rport'), p.get('rport'), 0, 65535)
     if not fwmark and forward in ('dr', 'tun'):
         if rport is not None and rport != vport:
             raise OptionError("%s=%d: with forward=%s the real server receives the service port %d unchanged "
@@ -108,29 +126,35 @@ def server_from_params(p, key, where=''):
         rport = vport
     elif rport is None:
         rport = vport or 0
-    weight = in_range(opt('weight'), p.get('weight', 1), 0, INT_MAX)
-    u_th = in_range(opt('u_threshold'), p.get('u_threshold') or 0, 0, INT_MAX)
-    l_th = in_range(opt('l_threshold'), p.get('l_threshold') or 0, 0, INT_MAX)
+    weight = in_range(opt('weight'), value('weight'), 0, INT_MAX)
+    u_th = in_range(opt('u_threshold'), value('u_threshold'), 0, INT_MAX)
+    l_th = in_range(opt('l_threshold'), value('l_threshold'), 0, INT_MAX)
     if l_th and (not u_th or l_th > u_th):
         raise OptionError("%s (%d) needs a %s at least as high" % (opt('l_threshold'), l_th, opt('u_threshold')))
-    tun_type, tun_port, tun_csum = p.get('tun_type'), p.get('tun_port'), p.get('tun_csum')
     if forward != 'tun':
-        given = [n for n in ('tun_type', 'tun_port', 'tun_csum') if p.get(n) is not None]
+        given = [n for n in TUNNEL_OPTIONS if p.get(n) is not None]
         if given:
             raise OptionError("%s only apply to forward=tun, not forward=%s"
                               % (', '.join(opt(n) for n in given), forward))
+        tun_type = tun_port = tun_csum = None
     else:
-        tun_type = tun_type or 'ipip'
+        # A tunnel type given anew resets the port and checksum it does not name.
+        tun_type = p.get('tun_type') or base.get('tun_type') or 'ipip'
+        same_type = tun_type == base.get('tun_type')
+        tun_port = p.get('tun_port') if p.get('tun_port') is not None else (base.get('tun_port') if same_type else None)
+        tun_csum = p.get('tun_csum') if p.get('tun_csum') is not None else (base.get('tun_csum') if same_type else None)
         if tun_type == 'gue':
             if tun_port is None:
                 raise OptionError("%s=gue needs %s (the remote GUE port)" % (opt('tun_type'), opt('tun_port')))
             in_range(opt('tun_port'), tun_port, 1, 65535)
-        elif tun_port is not None:
+        elif p.get('tun_port') is not None:
             raise OptionError("%s is only for tun_type=gue, not %s" % (opt('tun_port'), tun_type))
-        if tun_csum is not None:
+        if p.get('tun_csum') is not None:
             if tun_type == 'ipip':
                 raise OptionError("%s is only for tun_type=gue or gre" % opt('tun_csum'))
             if tun_type == 'gre' and tun_csum == 'remcsum':
                 raise OptionError("%s=remcsum is only for tun_type=gue" % opt('tun_csum'))
+        if tun_type == 'gre' and tun_csum == 'remcsum':
+            tun_csum = None
     return make_server(rip, rport, family=family, forward=forward, weight=weight, u_threshold=u_th,
                        l_threshold=l_th, tun_type=tun_type, tun_port=tun_port, tun_csum=tun_csum)

@@ -13,15 +13,18 @@ module: ipvs_info
 short_description: Gather the IPVS (LVS) table, counters, timeouts, sync daemons and connections
 version_added: 0.1.0
 description:
-  - Reads what the kernel's IP Virtual Server is doing, over netlink, in one round of pipelined
-    requests; C(ipvsadm) is not needed.
+  - Reads what the kernel's IP Virtual Server is doing over one netlink socket (one dump of the services,
+    then one of the real servers of each); C(ipvsadm) is not needed.
+  - Services are listed by family, firewall mark, protocol, address and port, and the real servers of each
+    by address and port, so results of different hosts and runs compare line by line. A service deleted
+    while it is read (by keepalived or another run) is left out.
   - Returns everything under one key, RV(ipvs), in the vocabulary the other C(lvs.ipvs) modules take.
   - Covers C(ipvsadm -Ln) with C(--stats), C(--rate), C(--thresholds), C(--persistent-conn),
     C(--tun-info), C(--timeout), C(--daemon), C(-c), and C(ipvsadm -Sn) (O(gather=rules)).
 extends_documentation_fragment:
-  - lvs.ipvs.common
-  - lvs.ipvs.common.ATTRIBUTES
-  - lvs.ipvs.common.INFO_MODULE
+  - lvs.ipvs._common
+  - lvs.ipvs._common.ATTRIBUTES
+  - lvs.ipvs._common.INFO_MODULE
 options:
   gather:
     description:

@@ -18,10 +18,10 @@ description:
   - Local addresses exist only in FULLNAT kernels (such as Alibaba LVS). On any other kernel the
     module fails with a clear message and changes nothing.
 extends_documentation_fragment:
-  - lvs.ipvs.service
-  - lvs.ipvs.common
-  - lvs.ipvs.common.ATTRIBUTES
-  - lvs.ipvs.common.RESOURCE_MODULE
+  - lvs.ipvs._service
+  - lvs.ipvs._common
+  - lvs.ipvs._common.ATTRIBUTES
+  - lvs.ipvs._common.RESOURCE_MODULE
 options:
   addresses:
     description: Local addresses, of the service's address family.
@@ -59,6 +59,27 @@ laddrs:
   type: list
   elements: str
   sample: [10.0.1.1, 10.0.1.2]
+applied:
+  description:
+    - On failure, the changes the kernel had carried out before or beside the one that failed (the task then
+      reports C(changed=true)), in words such as C(add real server 10.0.0.2:80 in TCP 192.0.2.10:80).
+  returned: on failure, when some changes were made
+  type: list
+  elements: str
+  sample: [add virtual service TCP 192.0.2.10:80]
+not_applied:
+  description: On failure, the changes the kernel refused, each with the reason.
+  returned: on failure, when the kernel refused a change
+  type: list
+  elements: dict
+  contains:
+    change:
+      description: The change, in words.
+      type: str
+    error:
+      description: Why the kernel refused it.
+      type: str
+  sample: [{change: add virtual service TCP 192.0.2.10:80, error: "scheduler 'nosuch' is not available"}]
 '''
 
 from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs
@@ -91,7 +112,9 @@ def run(m):
     current = []
     if client.service(key, with_stats=False) is None:
         missing = "virtual service %s does not exist; create it first (lvs.ipvs.ipvs_service)" % service_text(key)
-        if not m.check_mode or p['state'] != 'present':
+        if p['state'] == 'absent':
+            m.finish(False, dict(laddrs=[]), dict(laddrs=[]), laddrs=[])
+        if not m.check_mode:
             m.fail(missing)
         m.module.warn(missing + "; check mode assumes an earlier task creates it")
     else:

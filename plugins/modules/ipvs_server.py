@@ -17,16 +17,18 @@ description:
     service, like C(ipvsadm -a), C(-e) and C(-d).
   - To own all real servers of a service in one task, use the O(lvs.ipvs.ipvs_service#module:servers)
     option of M(lvs.ipvs.ipvs_service).
+  - Options left out keep what an existing real server has; a new one gets the defaults given below
+    (the rule of every module of this collection). To put a drained server back in rotation, give its O(weight).
 extends_documentation_fragment:
-  - lvs.ipvs.service
-  - lvs.ipvs.service.SERVER
-  - lvs.ipvs.common
-  - lvs.ipvs.common.ATTRIBUTES
-  - lvs.ipvs.common.RESOURCE_MODULE
+  - lvs.ipvs._service
+  - lvs.ipvs._service.SERVER
+  - lvs.ipvs._common
+  - lvs.ipvs._common.ATTRIBUTES
+  - lvs.ipvs._common.RESOURCE_MODULE
 options:
   state:
     description:
-      - V(present) adds the real server or updates it to the options given.
+      - V(present) adds the real server or updates it to the options given; options left out are kept.
       - V(drained) keeps an existing real server with weight 0, so it gets no new connections while
         its existing ones finish (graceful removal); the other options are not applied. A real
         server that does not exist is left absent.
@@ -79,6 +81,27 @@ server:
   sample: {rip: 10.0.0.2, rport: 8080, family: ipv4, forward: masq, weight: 3, u_threshold: 0,
            l_threshold: 0, tun_type: null, tun_port: null, tun_csum: null, active_conns: 0,
            inactive_conns: 0, persist_conns: 0}
+applied:
+  description:
+    - On failure, the changes the kernel had carried out before or beside the one that failed (the task then
+      reports C(changed=true)), in words such as C(add real server 10.0.0.2:80 in TCP 192.0.2.10:80).
+  returned: on failure, when some changes were made
+  type: list
+  elements: str
+  sample: [add virtual service TCP 192.0.2.10:80]
+not_applied:
+  description: On failure, the changes the kernel refused, each with the reason.
+  returned: on failure, when the kernel refused a change
+  type: list
+  elements: dict
+  contains:
+    change:
+      description: The change, in words.
+      type: str
+    error:
+      description: Why the kernel refused it.
+      type: str
+  sample: [{change: add virtual service TCP 192.0.2.10:80, error: "scheduler 'nosuch' is not available"}]
 '''
 
 from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs
@@ -92,11 +115,12 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._options import (
 def run(m):
     p = m.params
     key = service_key(p)
-    desired = server_from_params(p, key)
+    server_from_params(p, key)  # every option checked before the kernel is asked anything
     client = m.client()
-    if desired.forward == 'fnat' and not client.supports_laddr:
+    if p['forward'] == 'fnat' and not client.supports_laddr:
         m.fail(FNAT_UNSUPPORTED)
-    if client.service(key, with_stats=False) is None:
+    servers = client.servers(key, with_stats=False) if client.service(key, with_stats=False) else None
+    if servers is None:
         if p['state'] != 'present':
             m.finish(False, server=None)
         missing = "virtual service %s does not exist; create it first (lvs.ipvs.ipvs_service)" % service_text(key)
@@ -104,13 +128,16 @@ def run(m):
             m.fail(missing)
         # In check mode an earlier task that would create the service did not run.
         m.module.warn(missing + "; check mode assumes an earlier task creates it")
-        after_d = server_dict(desired, False, False)
+        after_d = server_dict(server_from_params(p, key), False, False)
         m.finish(True, {}, config_dict(after_d), server=after_d)
-    current = next((s for s in client.servers(key, with_stats=False) if s.key == desired.key), None)
+    by_key = dict((s.key, s) for s in servers)
+    desired = server_from_params(p, key, current=lambda rip, rport: by_key.get((rip, rport)))
+    current = by_key.get(desired.key)
 
     op, after = None, current
     if p['state'] == 'present':
-        after = desired
+        after = desired if current is None else desired._replace(
+            active_conns=current.active_conns, inactive_conns=current.inactive_conns, persist_conns=current.persist_conns)
         if current is None:
             op = _ipvs.op_add_server(key, desired)
         elif current.config() != desired.config():
@@ -126,7 +153,7 @@ def run(m):
     if op is not None and not m.check_mode:
         client.apply_or_raise([op])
         if after is not None:
-            after = next(s for s in client.servers(key, with_stats=False) if s.key == desired.key)
+            after = next((s for s in client.servers(key, with_stats=False) or () if s.key == desired.key), None)
     before_d = server_dict(current) if current is not None else None
     after_d = server_dict(after, False, False) if after is not None else None
     m.finish(op is not None, config_dict(before_d), config_dict(after_d), server=after_d)

@@ -20,9 +20,9 @@ description:
   - Options left out keep what the service has; on creation they take the defaults below. An update
     changes only the flags it is asked about (persistence, one-packet, scheduler flags).
 extends_documentation_fragment:
-  - lvs.ipvs.service
-  - lvs.ipvs.common
-  - lvs.ipvs.common.ATTRIBUTES
+  - lvs.ipvs._service
+  - lvs.ipvs._common
+  - lvs.ipvs._common.ATTRIBUTES
 attributes:
   check_mode:
     support: full
@@ -82,6 +82,8 @@ options:
       - Real servers of the service, each with the options of M(lvs.ipvs.ipvs_server) (O(servers[].state)
         may be V(present), V(drained) or V(absent)). Real servers not listed are kept unless
         O(purge_servers=true).
+      - As for the service itself, options a listed real server leaves out keep what it has; a new
+        real server gets the defaults.
     type: list
     elements: dict
     suboptions:
@@ -93,22 +95,18 @@ options:
         description: Real server port; see M(lvs.ipvs.ipvs_server).
         type: int
       forward:
-        description: Forwarding method.
+        description: Forwarding method; see M(lvs.ipvs.ipvs_server). V(dr) for a new real server when left out.
         type: str
         choices: [masq, local, tun, dr, bypass, fnat]
-        default: dr
       weight:
-        description: Weight, 0 to 2147483647.
+        description: Weight, 0 to 2147483647. 1 for a new real server when left out.
         type: int
-        default: 1
       u_threshold:
-        description: Upper connection threshold (0 = none).
+        description: Upper connection threshold (0 = none). 0 for a new real server when left out.
         type: int
-        default: 0
       l_threshold:
-        description: Lower connection threshold (0 = none).
+        description: Lower connection threshold (0 = none). 0 for a new real server when left out.
         type: int
-        default: 0
       tun_type:
         description: Tunnel type with O(servers[].forward=tun).
         type: str
@@ -182,6 +180,27 @@ service:
            servers: [{rip: 10.0.0.2, rport: 80, family: ipv4, forward: masq, weight: 3, u_threshold: 0,
                       l_threshold: 0, tun_type: null, tun_port: null, tun_csum: null, active_conns: 0,
                       inactive_conns: 0, persist_conns: 0}]}
+applied:
+  description:
+    - On failure, the changes the kernel had carried out before or beside the one that failed (the task then
+      reports C(changed=true)), in words such as C(add real server 10.0.0.2:80 in TCP 192.0.2.10:80).
+  returned: on failure, when some changes were made
+  type: list
+  elements: str
+  sample: [add virtual service TCP 192.0.2.10:80]
+not_applied:
+  description: On failure, the changes the kernel refused, each with the reason.
+  returned: on failure, when the kernel refused a change
+  type: list
+  elements: dict
+  contains:
+    change:
+      description: The change, in words.
+      type: str
+    error:
+      description: Why the kernel refused it.
+      type: str
+  sample: [{change: add virtual service TCP 192.0.2.10:80, error: "scheduler 'nosuch' is not available"}]
 '''
 
 import re
@@ -250,11 +269,14 @@ def desired_service(p, key, current):
                          stats=None, rates=None), mask
 
 
-def desired_servers(p, key):
-    """[(Server, state)] of the servers option, validated, without duplicates."""
+def desired_servers(p, key, current=()):
+    """[(Server, state)] of the servers option, validated, without duplicates.
+    Options a listed server leaves out keep what the `current` one has."""
+    by_key = dict((s.key, s) for s in current)
     out, seen = [], {}
     for i, item in enumerate(p['servers'] or []):
-        srv = server_from_params(item, key, where='servers[%d].' % i)
+        srv = server_from_params(item, key, where='servers[%d].' % i,
+                                 current=lambda rip, rport: by_key.get((rip, rport)))
         if srv.key in seen:
             raise OptionError("servers[%d] and servers[%d] are the same real server %s"
                               % (seen[srv.key], i, srv.text()[len('real server '):]))
@@ -276,7 +298,7 @@ def plan_servers(key, wanted, current, purge):
                 ops.append(_ipvs.op_add_server(key, srv))
             elif have.config() != srv.config():
                 ops.append(_ipvs.op_edit_server(key, srv))
-            after.append(srv)
+            after.append(with_counts(srv, have))
         elif state == 'drained' and have is not None:
             drained = have._replace(weight=0)
             if have.weight != 0:
@@ -293,6 +315,14 @@ def plan_servers(key, wanted, current, purge):
     return ops, after
 
 
+def with_counts(srv, have):
+    """srv with the connection counts of the server it replaces (check mode's prediction)."""
+    if have is None:
+        return srv
+    return srv._replace(active_conns=have.active_conns, inactive_conns=have.inactive_conns,
+                        persist_conns=have.persist_conns)
+
+
 def has_counts(svc, servers):
     return any(s.stats not in (None, ZERO_STATS) for s in [svc] + list(servers))
 
@@ -300,12 +330,14 @@ def has_counts(svc, servers):
 def run(m):
     p = m.params
     key = service_key(p)
-    wanted = desired_servers(p, key)
+    wanted = desired_servers(p, key)  # every option checked before the kernel is asked anything
     client = m.client()
     if any(srv.forward == 'fnat' for srv, _s in wanted) and not client.supports_laddr:
         m.fail(FNAT_UNSUPPORTED)
     current = client.service(key)
-    current_servers = client.servers(key) if current is not None else []
+    current_servers = client.servers(key) if current is not None else None
+    if current_servers is None:  # absent, or deleted while being read
+        current, current_servers = None, []
     before = service_dict(current, current_servers) if current is not None else None
 
     ops = []
@@ -315,6 +347,7 @@ def run(m):
         after_svc, after_servers = None, []
     else:
         desired, mask = desired_service(p, key, current)
+        wanted = desired_servers(p, key, current_servers)
         if current is None:
             ops.append(_ipvs.op_add_service(desired))
         elif current.config() != desired.config():
@@ -328,7 +361,7 @@ def run(m):
     if ops and not m.check_mode:
         client.apply_or_raise(ops)
         after_svc = client.service(key) if p['state'] == 'present' else None
-        after_servers = client.servers(key) if after_svc is not None else []
+        after_servers = (client.servers(key) if after_svc is not None else None) or []
     after = service_dict(after_svc, after_servers, False, False) if after_svc is not None else None
     m.finish(bool(ops), config_dict(before), config_dict(after), service=after)
 

@@ -16,9 +16,9 @@ description:
   - Sets the timeouts of IPVS connections for TCP sessions, TCP sessions after a FIN, and UDP,
     like C(ipvsadm --set tcp tcpfin udp). An omitted value is left as it is.
 extends_documentation_fragment:
-  - lvs.ipvs.common
-  - lvs.ipvs.common.ATTRIBUTES
-  - lvs.ipvs.common.RESOURCE_MODULE
+  - lvs.ipvs._common
+  - lvs.ipvs._common.ATTRIBUTES
+  - lvs.ipvs._common.RESOURCE_MODULE
 options:
   tcp:
     description: Timeout of established TCP connections, in seconds (kernel default 900).
@@ -47,6 +47,27 @@ timeouts:
   returned: always
   type: dict
   sample: {tcp: 600, tcpfin: 120, udp: 60}
+applied:
+  description:
+    - On failure, the changes the kernel had carried out before or beside the one that failed (the task then
+      reports C(changed=true)), in words such as C(add real server 10.0.0.2:80 in TCP 192.0.2.10:80).
+  returned: on failure, when some changes were made
+  type: list
+  elements: str
+  sample: [add virtual service TCP 192.0.2.10:80]
+not_applied:
+  description: On failure, the changes the kernel refused, each with the reason.
+  returned: on failure, when the kernel refused a change
+  type: list
+  elements: dict
+  contains:
+    change:
+      description: The change, in words.
+      type: str
+    error:
+      description: Why the kernel refused it.
+      type: str
+  sample: [{change: add virtual service TCP 192.0.2.10:80, error: "scheduler 'nosuch' is not available"}]
 '''
 
 from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs

@@ -49,6 +49,10 @@ class FakeKernel:
         self.queue = []
         self.sent = []
         self.recv_error = None
+        self.closed = False
+
+    def close(self):
+        self.closed = True
 
     def sendall(self, data):
         reqs = parse_sent(data)

@@ -39,7 +39,7 @@ options:
     choices: [ipv4, ipv6]
 '''
 
-    # Real-server options (module_utils/_options.py SERVER_SPEC).
+    # Real-server options (module_utils/_options.py SERVER_SPEC and SERVER_DEFAULTS).
     SERVER = r'''
 options:
   rip:
@@ -58,37 +58,38 @@ options:
     description:
       - Forwarding method. V(dr) direct routing (C(-g)), V(masq) NAT (C(-m)), V(tun) tunnelling
         (C(-i)), V(local) the director itself, V(bypass), and V(fnat) on FULLNAT kernels only.
+      - Left out, an existing real server keeps its method; a new one gets V(dr).
     type: str
     choices: [masq, local, tun, dr, bypass, fnat]
-    default: dr
   weight:
     description:
       - Weight, 0 to 2147483647. 0 sends no new connections.
+      - Left out, an existing real server keeps its weight (a drained one stays at 0); a new one gets 1.
     type: int
-    default: 1
   u_threshold:
     description:
       - Upper connection threshold; above it the server gets no new connections. 0 means none.
+      - Left out, an existing real server keeps its threshold; a new one gets 0.
     type: int
-    default: 0
   l_threshold:
     description:
       - Lower connection threshold at which an overloaded server is used again. Needs O(u_threshold)
         at least as high. 0 means none.
+      - Left out, an existing real server keeps its threshold; a new one gets 0.
     type: int
-    default: 0
   tun_type:
     description:
-      - Tunnel type for O(forward=tun). Defaults to V(ipip).
+      - Tunnel type for O(forward=tun). Left out, an existing tunnel keeps its type; a new one is V(ipip).
     type: str
     choices: [ipip, gue, gre]
   tun_port:
     description:
-      - Remote port of a V(gue) tunnel; required for it and only for it.
+      - Remote port of a V(gue) tunnel; required for it and only for it. Left out, a GUE tunnel keeps its port.
     type: int
   tun_csum:
     description:
-      - Tunnel checksum mode for V(gue) and V(gre) tunnels (V(remcsum) only for V(gue)). Defaults to V(nocsum).
+      - Tunnel checksum mode for V(gue) and V(gre) tunnels (V(remcsum) only for V(gue)). Left out, a tunnel
+        of the same type keeps its mode; a new one gets V(nocsum).
     type: str
     choices: [nocsum, csum, remcsum]
 '''

@@ -4,7 +4,7 @@
 
 import pytest
 
-from ansible_collections.lvs.ipvs.plugins.module_utils import _conn
+from ansible_collections.lvs.ipvs.plugins.module_utils import _ip_vs_conn as _conn
 
 MAINLINE = """\
 Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData

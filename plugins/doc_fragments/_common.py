@@ -42,6 +42,11 @@ attributes:
     description:
       - When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
       - This assumes that the system controlled/queried by the module has not changed in a relevant way.
+  action_group:
+    description: Use C(group/lvs.ipvs.ipvs) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - lvs.ipvs.ipvs
 '''
 
     INFO_MODULE = r'''
