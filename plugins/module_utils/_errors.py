@@ -68,10 +68,10 @@ def explain(err, op, subject, service=None, scheduler=None, pe=None, netlink_msg
         msg = "virtual service %s does not exist" % (service or subject)
     elif op in ('add-service', 'edit-service') and err == errno.ENOENT:
         if pe:
-            msg = ("scheduler %r or persistence engine %r is not available "
-                   "(are the ip_vs_%s and ip_vs_pe_%s kernel modules available?)" % (scheduler, pe, scheduler, pe))
+            msg = ("%s: scheduler %r or persistence engine %r is not available "
+                   "(are the ip_vs_%s and ip_vs_pe_%s kernel modules available?)" % (subject, scheduler, pe, scheduler, pe))
         else:
-            msg = "scheduler %r is not available (is the ip_vs_%s module loaded?)" % (scheduler, scheduler)
+            msg = "%s: scheduler %r is not available (is the ip_vs_%s module loaded?)" % (subject, scheduler, scheduler)
     elif op == 'add-server' and err == errno.EEXIST:
         msg = "%s already exists%s" % (subject, where)
     elif op in ('edit-server', 'del-server') and err == errno.ENOENT:

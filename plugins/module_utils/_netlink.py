@@ -196,6 +196,8 @@ class Request:
 class GenlSocket:
     """A generic netlink socket speaking to one family."""
 
+    requests = 0  # requests sent so far, barriers not counted
+
     def __init__(self, family_name, barrier_cmd, timeout=10.0, rcvbuf=32 << 20, sndbuf=4 << 20):
         self.family_name = family_name
         self.barrier_cmd = barrier_cmd  # a cheap non-dump command of the family
@@ -350,6 +352,7 @@ class GenlSocket:
             last_seq = self._next_seq()
             parts.append(pack(20, msg_type, NLM_F_REQUEST | NLM_F_ACK, last_seq, 0,
                               self.barrier_cmd, self.version, 0))
+        self.requests += len(chunk)
         try:
             self.sock.sendall(b''.join(parts))
         except OSError as e:

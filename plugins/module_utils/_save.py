@@ -16,13 +16,14 @@ short options) with ipvsadm's defaults and rules applied.
 
 from __future__ import absolute_import, division, print_function
 
+import collections
 import functools
 import shlex
 import socket
 
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
-    DEFAULT_PERSISTENCE_TIMEOUT, FAMILIES, F_ONEPACKET, F_PERSISTENT, PROTOCOLS, SCHED_FLAG_ALIASES,
-    SCHED_FLAG_BITS,
+    DAEMON_ROLES, DEFAULT_PERSISTENCE_TIMEOUT, FAMILIES, F_ONEPACKET, F_PERSISTENT, PROTOCOLS, SCHED_FLAG_ALIASES,
+    SCHED_FLAG_BITS, Timeouts,
     addr_port, make_server, make_service, normalize_ip, normalize_netmask, sched_flags_bits,
     service_text,
 )
@@ -137,16 +138,50 @@ def server_rule(spec, srv):
     return line
 
 
-def emit(table, sort=True):
-    """`ipvsadm -Sn` text of [(Service, [Server])]."""
+def server_rule_full(spec, srv):
+    """server_rule() with the thresholds ipvsadm -S leaves out (-x, -y)."""
+    line = server_rule(spec, srv)
+    if srv.u_threshold or srv.l_threshold:
+        head, sep, tail = line.partition(' -w %d' % srv.weight)
+        line = '%s%s -x %d -y %d%s' % (head, sep, srv.u_threshold, srv.l_threshold, tail)
+    return line
+
+
+def emit(table, sort=True, thresholds=False):
+    """`ipvsadm -Sn` text of [(Service, [Server])]; with thresholds, -x/-y too."""
     if sort:
         table = sort_table(table)
     lines = []
+    rule = server_rule_full if thresholds else server_rule
     for svc, servers in table:
         lines.append(service_rule(svc))
         spec = service_spec(svc)
-        lines.extend(server_rule(spec, srv) for srv in servers)
+        lines.extend(rule(spec, srv) for srv in servers)
     return ''.join(line + '\n' for line in lines)
+
+
+def timeouts_rule(timeouts):
+    return '--set %d %d %d' % (timeouts.tcp, timeouts.tcpfin, timeouts.udp)
+
+
+def daemon_rule(d):
+    parts = ['--start-daemon', d.role, '--mcast-interface', d.mcast_interface, '--syncid', str(d.syncid or 0)]
+    for switch, value in (('--sync-maxlen', d.sync_maxlen), ('--mcast-group', d.mcast_group),
+                          ('--mcast-port', d.mcast_port), ('--mcast-ttl', d.mcast_ttl)):
+        if value:
+            parts += [switch, str(value)]
+    return ' '.join(parts)
+
+
+def emit_restore(table, timeouts=None, daemons=()):
+    """A file `ipvsadm -R` restores completely: it empties the table (-C), then
+    services, real servers with thresholds and tunnels, timeouts and sync daemons."""
+    text = '-C\n' + emit(table, thresholds=True)
+    if timeouts is not None:
+        text += timeouts_rule(timeouts) + '\n'
+    for d in daemons:
+        text += daemon_rule(d) + '\n'
+    return text
 
 
 # ---------------------------------------------------------------- parse
@@ -318,16 +353,92 @@ def _parse_server(opts):
                             l_threshold=lth, tun_type=tun_type, tun_port=tun_port, tun_csum=tun_csum)
 
 
+Rules = collections.namedtuple('Rules', 'table timeouts daemons stopped clear zero')
+
+
 def parse(text):
     """[(Service, [Server])] of ipvsadm-save text, in the order given."""
+    return parse_rules(text, table_only=True).table
+
+
+def _parse_set(tokens):
+    if len(tokens) != 4:
+        raise RulesError("--set needs three values: tcp tcpfin udp (0 leaves one as it is)")
+    values = [_int(v, name + ' timeout', 0, 0x7fffffff // 1000) for v, name in zip(tokens[1:], ('tcp', 'tcpfin', 'udp'))]
+    return Timeouts(*[v or None for v in values])
+
+
+_DAEMON_SWITCHES = {'--mcast-interface': 'mcast_interface', '--syncid': 'syncid', '--sync-maxlen': 'sync_maxlen',
+                    '--mcast-group': 'mcast_group', '--mcast-port': 'mcast_port', '--mcast-ttl': 'mcast_ttl'}
+_DAEMON_RANGES = {'syncid': (0, 255), 'sync_maxlen': (1, 65507), 'mcast_port': (1, 65535), 'mcast_ttl': (1, 255)}
+
+
+def _parse_daemon(tokens):
+    if len(tokens) < 2 or tokens[1] not in DAEMON_ROLES:
+        raise RulesError("%s needs a role: master or backup" % tokens[0])
+    values = dict((f, None) for f in _DAEMON_SWITCHES.values())
+    i = 2
+    while i < len(tokens):
+        tok, value = tokens[i], None
+        if '=' in tok:
+            tok, value = tok.split('=', 1)
+        if tok not in _DAEMON_SWITCHES:
+            raise RulesError("option %s does not belong on a %s line" % (tok, tokens[0]))
+        if value is None:
+            if i + 1 >= len(tokens):
+                raise RulesError("option %s needs a value" % tok)
+            i += 1
+            value = tokens[i]
+        name = _DAEMON_SWITCHES[tok]
+        if name in _DAEMON_RANGES:
+            value = _int(value, name, *_DAEMON_RANGES[name])
+        elif name == 'mcast_group':
+            try:
+                value = normalize_ip(value)[1]
+            except ValueError as e:
+                raise RulesError("mcast_group: %s" % e)
+        values[name] = value
+        i += 1
+    return tokens[1], values
+
+
+def parse_rules(text, table_only=False):
+    """Rules of an ipvsadm restore file: -A/-a lines, and unless table_only the
+    -C, -Z, --set, --start-daemon and --stop-daemon lines ipvsadm -R accepts."""
     table = []
     index = {}
+    timeouts, daemons, stopped, clear, zero = None, [], [], False, False
     for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith('#'):
             continue
         try:
-            tokens = shlex.split(line)
+            try:
+                tokens = shlex.split(line)
+            except ValueError as e:
+                raise RulesError("cannot split the line into words: %s" % e)
+            cmd = tokens[0]
+            if not table_only and cmd in ('-C', '--clear', '-Z', '--zero') and len(tokens) == 1:
+                if cmd in ('-C', '--clear'):
+                    if table:
+                        raise RulesError("-C (clear) must come before the -A/-a lines it would empty")
+                    clear = True
+                else:
+                    zero = True
+                continue
+            if not table_only and cmd == '--set':
+                timeouts = _parse_set(tokens)
+                continue
+            if not table_only and cmd in ('--start-daemon', '--stop-daemon'):
+                role, values = _parse_daemon(tokens)
+                if cmd == '--stop-daemon':
+                    stopped.append(role)
+                    daemons = [d for d in daemons if d['role'] != role]
+                else:
+                    if values['mcast_interface'] is None:
+                        raise RulesError("--start-daemon needs --mcast-interface")
+                    daemons = [d for d in daemons if d['role'] != role] + [dict(values, role=role)]
+                continue
             opts = _options(tokens)
             cmd = opts[0][0]
             if cmd == '-A':
@@ -345,7 +456,8 @@ def parse(text):
                     raise RulesError("%s is listed twice" % srv.text())
                 servers.append(srv)
             else:
-                raise RulesError("only -A (add service) and -a (add server) lines are understood, not %s" % cmd)
+                raise RulesError("only -A (add service), -a (add server), -C, -Z, --set, --start-daemon and "
+                                 "--stop-daemon lines are understood, not %s" % cmd)
         except RulesError as e:
             raise RulesError("line %d: %s" % (lineno, e))
-    return table
+    return Rules(table, timeouts, daemons, stopped, clear, zero)

@@ -117,82 +117,17 @@ msg:
   sample: the master sync daemon was restarted to change its settings
 '''
 
-from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs
 from ansible_collections.lvs.ipvs.plugins.module_utils._common import IpvsModule
-from ansible_collections.lvs.ipvs.plugins.module_utils._errors import IpvsError
-from ansible_collections.lvs.ipvs.plugins.module_utils._model import Daemon, daemon_dict
-from ansible_collections.lvs.ipvs.plugins.module_utils._options import OptionError, in_range, ip_option
-
-DEFAULT_GROUP = '224.0.0.81'
-DEFAULT_PORT = 8848
-SETTINGS = ('sync_maxlen', 'mcast_group', 'mcast_port', 'mcast_ttl')
-RANGES = dict(syncid=(0, 255), sync_maxlen=(1, 65507), mcast_port=(1, 65535), mcast_ttl=(1, 255))
-
-
-def desired_daemon(p):
-    for name, (low, high) in RANGES.items():
-        in_range(name, p[name], low, high)
-    ifname = p['mcast_interface']
-    if not ifname or len(ifname) > 15 or '/' in ifname or ' ' in ifname:
-        raise OptionError("mcast_interface must be an interface name of 1 to 15 characters, got %r" % (ifname,))
-    group = None
-    if p['mcast_group'] is not None:
-        family, group = ip_option('mcast_group', p['mcast_group'])
-        first = int(group.split('.')[0]) if family == 'ipv4' else None
-        if (family == 'ipv4' and not 224 <= first <= 239) or (family == 'ipv6' and not group.startswith('ff')):
-            raise OptionError("mcast_group: %s is not a multicast address" % group)
-    return Daemon(p['role'], ifname, p['syncid'], p['sync_maxlen'], group, p['mcast_port'], p['mcast_ttl'])
-
-
-def completed(asked, current, mtu):
-    """The daemon to start: settings left out keep what the running one has
-    (its sync_maxlen only on the same interface), or else get the kernel's
-    defaults (start_sync_thread()), so that check mode predicts exactly."""
-    def kept(name):
-        value = getattr(asked, name)
-        if value is None and current is not None and (name != 'sync_maxlen'
-                                                       or current.mcast_interface == asked.mcast_interface):
-            value = getattr(current, name)
-        return value
-    group = kept('mcast_group') or DEFAULT_GROUP
-    headers = 48 if ':' in group else 28  # the IPv6 or IPv4 header, and UDP's
-    return asked._replace(sync_maxlen=kept('sync_maxlen') or mtu - headers, mcast_group=group,
-                          mcast_port=kept('mcast_port') or DEFAULT_PORT, mcast_ttl=kept('mcast_ttl') or 1)
-
-
-def satisfies(current, desired):
-    """A running daemon matches when every setting asked for is what it has."""
-    return all(getattr(desired, f) is None or getattr(desired, f) == getattr(current, f) for f in Daemon._fields)
-
+from ansible_collections.lvs.ipvs.plugins.module_utils._model import daemon_dict
+from ansible_collections.lvs.ipvs.plugins.module_utils._plan import apply_daemon_change, desired_daemon, plan_daemon
 
 def run(m):
     p = m.params
     asked = desired_daemon(p) if p['state'] == 'present' else None
     client = m.client()
-    mtu = None
-    if asked is not None:
-        mtu = client.interface_mtu(asked.mcast_interface)
-        if mtu is None:
-            raise OptionError("mcast_interface: there is no network interface %r in %s"
-                              % (asked.mcast_interface, "network namespace %r" % p['netns'] if p['netns'] else "this host"))
-    current = next((d for d in client.daemons() if d.role == p['role']), None)
-    stop = start = None
-    if asked is None:
-        if current is not None:
-            stop = _ipvs.op_stop_daemon(p['role'])
-        after = None
-    elif current is not None and satisfies(current, asked):
-        after = current
-    else:
-        if current is not None:
-            stop = _ipvs.op_stop_daemon(p['role'])  # the kernel cannot change a running daemon
-        after = completed(asked, current, mtu)
-        start = _ipvs.op_start_daemon(after)
+    current, stop, start, after = plan_daemon(client, p['role'], asked, p['netns'])
     if (stop or start) and not m.check_mode:
-        if stop:
-            client.apply_or_raise([stop])
-        if start:
-            start_replacing(client, start, current)
+        apply_daemon_change(client, stop, start, current)
         after = next((d for d in client.daemons() if d.role == p['role']), None)
     before_d = daemon_dict(current) if current is not None else None
     after_d = daemon_dict(after) if after is not None else None
@@ -200,22 +135,6 @@ def run(m):
     if stop and start:
         result['msg'] = 'the %s sync daemon was restarted to change its settings' % p['role']
     m.finish(bool(stop or start), before_d, after_d, **result)
-
-
-def start_replacing(client, start, previous):
-    """Start the daemon; if the kernel refuses, start the one it replaces again."""
-    try:
-        client.apply_or_raise([start])
-    except IpvsError as e:
-        if previous is None:
-            raise
-        try:
-            client.apply_or_raise([_ipvs.op_start_daemon(previous)])
-        except IpvsError as again:
-            e.message = "%s; starting the previous %s sync daemon again failed too: %s" % (e, previous.role, again)
-            raise e
-        e.message = "%s; the previous %s sync daemon was started again with its old settings" % (e, previous.role)
-        raise
 
 
 def main():

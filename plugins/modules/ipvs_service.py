@@ -203,134 +203,20 @@ not_applied:
   sample: [{change: add virtual service TCP 192.0.2.10:80, error: "scheduler 'nosuch' is not available"}]
 '''
 
-import re
-
 from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs
 from ansible_collections.lvs.ipvs.plugins.module_utils._common import IpvsModule
-from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
-    DEFAULT_PERSISTENCE_TIMEOUT, F_ONEPACKET, F_PERSISTENT, F_SCHED_MASK, ZERO_STATS, config_dict, make_service,
-    normalize_netmask, sched_flags_bits, service_dict, service_text,
-)
+from ansible_collections.lvs.ipvs.plugins.module_utils._model import config_dict, service_dict
 from ansible_collections.lvs.ipvs.plugins.module_utils._options import (
-    FNAT_UNSUPPORTED, OptionError, SERVER_SPEC, SERVICE_ID_CONSTRAINTS, SERVICE_ID_SPEC, server_from_params,
-    service_key,
+    FNAT_UNSUPPORTED, SERVER_SPEC, SERVICE_ID_CONSTRAINTS, SERVICE_ID_SPEC, service_key,
 )
-
-MAX_PERSISTENCE_TIMEOUT = 86400 * 31
-
-
-def desired_service(p, key, current):
-    """The service as the options want it, from `current` (or creation defaults), and the flag mask."""
-    base = current or make_service(*key[:5], scheduler='wlc')
-    family, protocol, _vip, vport, fwmark = key
-    scheduler = p['scheduler'] if p['scheduler'] is not None else base.scheduler
-    if not re.match(r'^[a-z0-9_]{1,15}$', scheduler):
-        raise OptionError("scheduler must be a kernel scheduler name such as rr, wrr, wlc or sh, got %r" % scheduler)
-    flags, mask = base.flags, 0
-    if p['persistent'] is not None:
-        flags = (flags & ~F_PERSISTENT) | (F_PERSISTENT if p['persistent'] else 0)
-        mask |= F_PERSISTENT
-    if p['one_packet'] is not None:
-        if p['one_packet'] and not fwmark and protocol != 'udp':
-            raise OptionError("one_packet is only for UDP or firewall-mark services, not %s" % service_text(key))
-        flags = (flags & ~F_ONEPACKET) | (F_ONEPACKET if p['one_packet'] else 0)
-        mask |= F_ONEPACKET
-    if p['sched_flags'] is not None:
-        try:
-            bits = sched_flags_bits(p['sched_flags'], scheduler)
-        except ValueError as e:
-            raise OptionError("sched_flags: %s" % e)
-        flags = (flags & ~F_SCHED_MASK) | bits
-        mask |= F_SCHED_MASK
-    persistent = bool(flags & F_PERSISTENT)
-    for name in ('persistence_timeout', 'netmask', 'pe'):
-        if p[name] not in (None, '') and not persistent:
-            raise OptionError("%s needs persistent: true" % name)
-    if not fwmark and not vport and not persistent:
-        raise OptionError("vport 0 (all ports) needs persistent: true, as in ipvsadm")
-    timeout = base.timeout
-    if p['persistence_timeout'] is not None:
-        if not 1 <= p['persistence_timeout'] <= MAX_PERSISTENCE_TIMEOUT:
-            raise OptionError("persistence_timeout must be between 1 and %d seconds, got %d"
-                              % (MAX_PERSISTENCE_TIMEOUT, p['persistence_timeout']))
-        timeout = p['persistence_timeout']
-    elif persistent and not timeout:
-        timeout = DEFAULT_PERSISTENCE_TIMEOUT
-    netmask = base.netmask
-    if p['netmask'] is not None:
-        try:
-            netmask = normalize_netmask(p['netmask'], family)
-        except ValueError as e:
-            raise OptionError("netmask: %s" % e)
-    pe = base.pe if p['pe'] is None else (p['pe'] or None)
-    if pe is not None and not re.match(r'^[a-z0-9_]{1,16}$', pe):
-        raise OptionError("pe must be a persistence engine name such as sip, got %r" % pe)
-    return base._replace(scheduler=scheduler, flags=flags, timeout=timeout, netmask=netmask, pe=pe,
-                         stats=None, rates=None), mask
-
-
-def desired_servers(p, key, current=()):
-    """[(Server, state)] of the servers option, validated, without duplicates.
-    Options a listed server leaves out keep what the `current` one has."""
-    by_key = dict((s.key, s) for s in current)
-    out, seen = [], {}
-    for i, item in enumerate(p['servers'] or []):
-        srv = server_from_params(item, key, where='servers[%d].' % i,
-                                 current=lambda rip, rport: by_key.get((rip, rport)))
-        if srv.key in seen:
-            raise OptionError("servers[%d] and servers[%d] are the same real server %s"
-                              % (seen[srv.key], i, srv.text()[len('real server '):]))
-        seen[srv.key] = i
-        out.append((srv, item.get('state') or 'present'))
-    return out
-
-
-def plan_servers(key, wanted, current, purge):
-    """Ops that bring `current` servers to `wanted`, and the servers after them."""
-    ops, after = [], []
-    by_key = dict((s.key, s) for s in current)
-    listed = set()
-    for srv, state in wanted:
-        listed.add(srv.key)
-        have = by_key.get(srv.key)
-        if state == 'present':
-            if have is None:
-                ops.append(_ipvs.op_add_server(key, srv))
-            elif have.config() != srv.config():
-                ops.append(_ipvs.op_edit_server(key, srv))
-            after.append(with_counts(srv, have))
-        elif state == 'drained' and have is not None:
-            drained = have._replace(weight=0)
-            if have.weight != 0:
-                ops.append(_ipvs.op_edit_server(key, drained))
-            after.append(drained)
-        elif state == 'absent' and have is not None:
-            ops.append(_ipvs.op_delete_server(key, have))
-    for have in current:
-        if have.key not in listed:
-            if purge:
-                ops.append(_ipvs.op_delete_server(key, have))
-            else:
-                after.append(have)
-    return ops, after
-
-
-def with_counts(srv, have):
-    """srv with the connection counts of the server it replaces (check mode's prediction)."""
-    if have is None:
-        return srv
-    return srv._replace(active_conns=have.active_conns, inactive_conns=have.inactive_conns,
-                        persist_conns=have.persist_conns)
-
-
-def has_counts(svc, servers):
-    return any(s.stats not in (None, ZERO_STATS) for s in [svc] + list(servers))
-
+from ansible_collections.lvs.ipvs.plugins.module_utils._plan import (
+    desired_servers, desired_service, has_counts, plan_servers,
+)
 
 def run(m):
     p = m.params
     key = service_key(p)
-    wanted = desired_servers(p, key)  # every option checked before the kernel is asked anything
+    wanted = desired_servers(p['servers'], key)  # every option checked before the kernel is asked anything
     client = m.client()
     if any(srv.forward == 'fnat' for srv, _s in wanted) and not client.supports_laddr:
         m.fail(FNAT_UNSUPPORTED)
@@ -347,7 +233,7 @@ def run(m):
         after_svc, after_servers = None, []
     else:
         desired, mask = desired_service(p, key, current)
-        wanted = desired_servers(p, key, current_servers)
+        wanted = desired_servers(p['servers'], key, current_servers)
         if current is None:
             ops.append(_ipvs.op_add_service(desired))
         elif current.config() != desired.config():

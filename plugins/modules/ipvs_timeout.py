@@ -72,21 +72,11 @@ not_applied:
 
 from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs
 from ansible_collections.lvs.ipvs.plugins.module_utils._common import IpvsModule
-from ansible_collections.lvs.ipvs.plugins.module_utils._options import OptionError
-
-# The kernel keeps timeouts in jiffies as an int: seconds * HZ must fit (HZ up to 1000).
-MAX_TIMEOUT = 0x7fffffff // 1000
-NAMES = ('tcp', 'tcpfin', 'udp')
+from ansible_collections.lvs.ipvs.plugins.module_utils._plan import TIMEOUT_NAMES, desired_timeouts
 
 
 def run(m):
-    wanted = {}
-    for name in NAMES:
-        value = m.params[name]
-        if value is not None:
-            if not 1 <= value <= MAX_TIMEOUT:
-                raise OptionError("%s must be between 1 and %d seconds, got %d" % (name, MAX_TIMEOUT, value))
-            wanted[name] = value
+    wanted = desired_timeouts(m.params)
     client = m.client()
     before = dict(client.timeouts()._asdict())
     after = dict(before, **wanted)
@@ -98,8 +88,8 @@ def run(m):
 
 
 def main():
-    IpvsModule(argument_spec=dict((name, dict(type='int')) for name in NAMES),
-               required_one_of=[NAMES]).run(run)
+    IpvsModule(argument_spec=dict((name, dict(type='int')) for name in TIMEOUT_NAMES),
+               required_one_of=[TIMEOUT_NAMES]).run(run)
 
 
 if __name__ == '__main__':

@@ -88,7 +88,7 @@ def test_restore_files_with_long_options_and_ipvsadm_defaults():
     ('-A -t 192.0.2.1:80\n-a -t 192.0.2.1:80 -r 10.0.0.1 -i --tun-type gue', 'gue tunnel needs --tun-port'),
     ('-A -t 192.0.2.1:80\n-a -t 192.0.2.1:80 -r 2001:db8::1 -m', 'allowed only for tunneling'),
     ('-a -t 192.0.2.1:80 -r 10.0.0.1', 'which no -A line above defines'),
-    ('-E -t 192.0.2.1:80', 'only -A (add service) and -a'),
+    ('-E -t 192.0.2.1:80', 'only -A (add service), -a (add server)'),
     ('-A -f 0', 'fwmark must be from 1'),
 ])
 def test_bad_rules_name_the_line_and_the_problem(text, message):

@@ -1,0 +1,545 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) lvs.ipvs contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: ipvs_table
+short_description: The whole IPVS table in one task, applied atomically
+version_added: 0.1.0
+description:
+  - Takes the entire desired virtual-server table (services, their real servers and FULLNAT local addresses, timeouts,
+    sync daemons), computes the difference from the kernel's, and applies it in one pipelined batch; the way to
+    manage hundreds or thousands of services, where one task per real server would take hours.
+  - The table comes from O(services) in M(lvs.ipvs.ipvs_service)'s vocabulary, or from a file on the managed host
+    (O(src)): an C(ipvsadm-save) / C(ipvsadm -Sn) output or hand-written C(ipvsadm -R) file, or YAML or JSON.
+  - Also empties the table like C(ipvsadm -C) (O(state=flushed)) and zeroes every counter like C(ipvsadm -Z)
+    (O(zero_stats)), and writes a file that C(ipvsadm -R) restores completely (O(export)).
+  - Changes are made in place (a weight change is an edit, never a delete and re-add), so traffic keeps flowing.
+  - As in every module of this collection, options left out of a listed service or real server keep what it has;
+    defaults apply when it is created. An C(ipvsadm) file states every value (C(ipvsadm)'s defaults fill in).
+  - Runs against one network namespace take turns (a lock per namespace), so two runs at once end with one of the
+    two tables complete, never a mix.
+extends_documentation_fragment:
+  - lvs.ipvs._common
+  - lvs.ipvs._common.ATTRIBUTES
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details:
+      - The diff is the table as C(ipvsadm -Sn) writes it (with C(-x)/C(-y) thresholds), followed by the timeouts and
+        daemons as C(ipvsadm -R) lines.
+  idempotent:
+    support: full
+    details:
+      - With O(zero_stats=true), counters are zeroed and the task reports a change whenever traffic has moved them since.
+options:
+  services:
+    description:
+      - The desired services, each with the options of M(lvs.ipvs.ipvs_service) and its real servers.
+      - Services not listed are kept unless O(purge=true).
+      - Mutually exclusive with O(src).
+    type: list
+    elements: dict
+    suboptions:
+      vip:
+        description: Virtual address; with O(services[].vport). Or O(services[].fwmark).
+        type: str
+      vport:
+        description: Virtual port, 0 to 65535.
+        type: int
+      protocol:
+        description: Protocol of an address service.
+        type: str
+        choices: [tcp, udp, sctp]
+        default: tcp
+      fwmark:
+        description: Firewall mark that names the service instead of an address.
+        type: int
+      family:
+        description: Address family; needed only for an IPv6 firewall-mark service.
+        type: str
+        choices: [ipv4, ipv6]
+      state:
+        description: V(absent) removes the service (and its real servers).
+        type: str
+        choices: [present, absent]
+        default: present
+      scheduler:
+        description: Scheduler name. V(wlc) on creation when left out.
+        type: str
+      sched_flags:
+        description: Scheduler flags; see M(lvs.ipvs.ipvs_service).
+        type: list
+        elements: str
+        choices: [flag-1, flag-2, flag-3, sh-fallback, sh-port, mh-fallback, mh-port]
+      persistent:
+        description: Persistence. V(false) on creation when left out.
+        type: bool
+      persistence_timeout:
+        description: Persistence timeout in seconds; see M(lvs.ipvs.ipvs_service).
+        type: int
+      netmask:
+        description: Persistence granularity; see M(lvs.ipvs.ipvs_service).
+        type: str
+      pe:
+        description: Persistence engine, such as V(sip); V('') removes it.
+        type: str
+      one_packet:
+        description: One-packet scheduling (UDP or firewall-mark services).
+        type: bool
+      servers:
+        description:
+          - Real servers. Those not listed are kept unless O(purge=true).
+        type: list
+        elements: dict
+        suboptions:
+          rip:
+            description: Real server address.
+            type: str
+            required: true
+          rport:
+            description: Real server port; see M(lvs.ipvs.ipvs_server).
+            type: int
+          forward:
+            description: Forwarding method. V(dr) for a new real server when left out.
+            type: str
+            choices: [masq, local, tun, dr, bypass, fnat]
+          weight:
+            description: Weight, 0 to 2147483647. 1 for a new real server when left out.
+            type: int
+          u_threshold:
+            description: Upper connection threshold (0 = none).
+            type: int
+          l_threshold:
+            description: Lower connection threshold (0 = none).
+            type: int
+          tun_type:
+            description: Tunnel type with O(services[].servers[].forward=tun).
+            type: str
+            choices: [ipip, gue, gre]
+          tun_port:
+            description: GUE tunnel port.
+            type: int
+          tun_csum:
+            description: Tunnel checksum mode.
+            type: str
+            choices: [nocsum, csum, remcsum]
+          state:
+            description: V(present), V(drained) (weight 0, existing connections finish) or V(absent).
+            type: str
+            choices: [present, absent, drained]
+            default: present
+      laddrs:
+        description:
+          - FULLNAT local addresses of the service (FULLNAT kernels only). Those not listed are kept unless O(purge=true).
+        type: list
+        elements: str
+  src:
+    description:
+      - A file on the managed host with the desired table. Mutually exclusive with O(services).
+      - In C(ipvsadm) format, C(-A) and C(-a) lines (long or short options) as C(ipvsadm-save) writes them or as a
+        restore file has them, and the C(-C), C(-Z), C(--set), C(--start-daemon) and C(--stop-daemon) lines
+        C(ipvsadm -R) accepts; a C(-C) line means O(purge=true), a C(-Z) line O(zero_stats=true).
+      - In YAML or JSON, a list of services as O(services) takes them, or a mapping with C(services), C(timeouts) and
+        C(daemons) as the options of the same names.
+      - A malformed file fails with the line number (C(ipvsadm)) or the path of the bad key (YAML, JSON), and nothing is applied.
+    type: path
+  format:
+    description: Format of O(src); guessed from its content when left out.
+    type: str
+    choices: [ipvsadm, yaml, json]
+  purge:
+    description:
+      - Remove services that the desired table does not name, and, within the services it names, real servers and
+        local addresses it does not list. Without it nothing that is not named is touched.
+    type: bool
+    default: false
+  state:
+    description:
+      - V(present) makes the table what O(services) or O(src) says.
+      - V(flushed) empties the table (C(ipvsadm -C)); O(timeouts) and O(daemons) still apply.
+    type: str
+    choices: [present, flushed]
+    default: present
+  zero_stats:
+    description: Zero every counter of every service (C(ipvsadm -Z)) after the other changes.
+    type: bool
+    default: false
+  timeouts:
+    description: TCP, TCP FIN and UDP timeouts in seconds, as M(lvs.ipvs.ipvs_timeout) takes them; those left out are kept.
+    type: dict
+    suboptions:
+      tcp:
+        description: TCP session timeout.
+        type: int
+      tcpfin:
+        description: TCP timeout after a FIN.
+        type: int
+      udp:
+        description: UDP timeout.
+        type: int
+  daemons:
+    description: Sync daemons, as M(lvs.ipvs.ipvs_daemon) takes them. Roles not listed are left as they are.
+    type: list
+    elements: dict
+    suboptions:
+      role:
+        description: Which daemon.
+        type: str
+        required: true
+        choices: [master, backup]
+      state:
+        description: Whether it runs.
+        type: str
+        choices: [present, absent]
+        default: present
+      mcast_interface:
+        description: Interface of the multicast messages; required when it runs.
+        type: str
+      syncid:
+        description: Sync ID, 0 to 255.
+        type: int
+        default: 0
+      sync_maxlen:
+        description: Largest sync message payload.
+        type: int
+      mcast_group:
+        description: Multicast group.
+        type: str
+      mcast_port:
+        description: Multicast UDP port.
+        type: int
+      mcast_ttl:
+        description: Multicast TTL.
+        type: int
+  export:
+    description:
+      - Also write the resulting table to this file on the managed host, so that C(ipvsadm -R < file) restores it
+        completely - it empties the table first (C(-C)), then services, real servers with thresholds and tunnel
+        options, timeouts (C(--set)) and sync daemons (C(--start-daemon)). Written only when its content changes,
+        which is then a change of the task.
+    type: path
+  atomic:
+    description:
+      - If the kernel refuses any change, undo the ones already applied and fail, leaving the table as it was
+        (counters of services and real servers that had to be re-created start again from zero). The failure names
+        the object and the reason.
+      - V(false) leaves what was applied, and the failure lists it.
+    type: bool
+    default: true
+  lock_timeout:
+    description: Seconds to wait for another O(state) run on the same network namespace to finish.
+    type: int
+    default: 300
+notes:
+  - The result never carries the whole table (thousands of objects through Ansible cost more than the change);
+    use M(lvs.ipvs.ipvs_info) to read it.
+author:
+  - lvs.ipvs contributors (@lvs-ipvs)
+'''
+
+EXAMPLES = r'''
+- name: The web tier's table, nothing else on the director
+  lvs.ipvs.ipvs_table:
+    purge: true
+    services:
+      - vip: 192.0.2.10
+        vport: 80
+        scheduler: wrr
+        servers:
+          - {rip: 198.51.100.2, forward: masq, weight: 3}
+          - {rip: 198.51.100.3, forward: masq, weight: 1}
+      - vip: 192.0.2.10
+        vport: 443
+        scheduler: sh
+        sched_flags: [sh-port]
+        persistent: true
+        servers:
+          - {rip: 198.51.100.2, forward: masq}
+    timeouts: {tcp: 900, tcpfin: 120, udp: 300}
+    daemons:
+      - {role: master, mcast_interface: eth1, syncid: 7}
+    export: /etc/ipvsadm.rules
+  become: true
+
+- name: Migrate from an ipvsadm-save file (ipvsadm -R, but idempotent and atomic)
+  lvs.ipvs.ipvs_table:
+    src: /etc/ipvsadm.rules
+    purge: true
+  become: true
+
+- name: Drain one real server everywhere it serves, in one task
+  lvs.ipvs.ipvs_table:
+    services:
+      - {vip: 192.0.2.10, vport: 80, servers: [{rip: 198.51.100.3, state: drained}]}
+      - {vip: 192.0.2.10, vport: 443, servers: [{rip: 198.51.100.3, state: drained}]}
+  become: true
+
+- name: ipvsadm -Z
+  lvs.ipvs.ipvs_table:
+    zero_stats: true
+  become: true
+
+- name: ipvsadm -C
+  lvs.ipvs.ipvs_table:
+    state: flushed
+  become: true
+'''
+
+RETURN = r'''
+services_added:
+  description: Services created.
+  returned: always
+  type: int
+  sample: 2
+services_changed:
+  description: Services whose scheduler, flags or persistence were changed in place.
+  returned: always
+  type: int
+  sample: 0
+services_removed:
+  description: Services removed (by O(purge), O(services[].state=absent) or O(state=flushed)).
+  returned: always
+  type: int
+  sample: 1
+servers_added:
+  description: Real servers added (those of new services included).
+  returned: always
+  type: int
+  sample: 8
+servers_changed:
+  description: Real servers changed in place (weights, drains, thresholds, forwarding, tunnels).
+  returned: always
+  type: int
+  sample: 1
+servers_removed:
+  description: Real servers removed from services that stay (those of removed services are not counted).
+  returned: always
+  type: int
+  sample: 0
+laddrs_added:
+  description: FULLNAT local addresses added.
+  returned: always
+  type: int
+  sample: 0
+laddrs_removed:
+  description: FULLNAT local addresses removed.
+  returned: always
+  type: int
+  sample: 0
+zeroed:
+  description: Whether the counters were (or in check mode would be) zeroed.
+  returned: always
+  type: bool
+  sample: false
+requests:
+  description: Write requests sent to the kernel (0 when nothing changed, and in check mode).
+  returned: always
+  type: int
+  sample: 11
+timeouts:
+  description: The timeouts after the task (as they would be, in check mode).
+  returned: always
+  type: dict
+  sample: {tcp: 900, tcpfin: 120, udp: 300}
+daemons:
+  description: The sync daemons after the task, in M(lvs.ipvs.ipvs_info)'s shape.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{role: master, mcast_interface: eth1, syncid: 7, sync_maxlen: 1472, mcast_group: 224.0.0.81,
+            mcast_port: 8848, mcast_ttl: 1}]
+export:
+  description: Path of the O(export) file, and whether its content changed.
+  returned: when O(export) is given
+  type: dict
+  sample: {path: /etc/ipvsadm.rules, changed: true}
+lock_waited:
+  description: Seconds this run waited for another run on the same network namespace (a warning says so too).
+  returned: always
+  type: float
+  sample: 0.0
+applied:
+  description:
+    - On failure with O(atomic=false), or when undoing failed, the changes the kernel carried out, in words.
+  returned: on failure, when changes were left applied
+  type: list
+  elements: str
+  sample: [add virtual service TCP 192.0.2.10:80]
+not_applied:
+  description: On failure, the changes the kernel refused, each with the reason.
+  returned: on failure, when the kernel refused a change
+  type: list
+  elements: dict
+  contains:
+    change:
+      description: The change, in words.
+      type: str
+    error:
+      description: Why the kernel refused it.
+      type: str
+  sample: [{change: add virtual service TCP 192.0.2.10:80, error: "scheduler 'nosuch' is not available"}]
+'''
+
+import os
+import tempfile
+
+from ansible.module_utils.basic import missing_required_lib
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+from ansible_collections.lvs.ipvs.plugins.module_utils import _table
+from ansible_collections.lvs.ipvs.plugins.module_utils._common import IpvsModule
+from ansible_collections.lvs.ipvs.plugins.module_utils._ipvs import NO_LADDR
+from ansible_collections.lvs.ipvs.plugins.module_utils._errors import IpvsError
+from ansible_collections.lvs.ipvs.plugins.module_utils._model import daemon_dict
+from ansible_collections.lvs.ipvs.plugins.module_utils._options import OptionError
+from ansible_collections.lvs.ipvs.plugins.module_utils._save import emit_restore
+
+try:
+    import yaml
+    HAS_YAML = True
+except ImportError:
+    HAS_YAML = False
+
+
+def validate_entry(spec, value, where):
+    """Options read from a file, checked as Ansible checks the task's own."""
+    if not isinstance(value, dict):
+        raise OptionError("%s must be a mapping, not %r" % (where.rstrip('.'), value))
+    result = ArgumentSpecValidator(spec).validate(value)
+    if result.error_messages:
+        raise OptionError("%s %s" % (where.rstrip('.') + ':', '; '.join(result.error_messages)))
+    return result.validated_parameters
+
+
+def desired_of(m):
+    p = m.params
+    if p['src'] is not None:
+        if p['format'] == 'yaml' and not HAS_YAML:
+            m.fail(missing_required_lib('PyYAML', reason='to read a YAML src'))
+
+        def load_yaml(text):
+            if not HAS_YAML:
+                m.fail(missing_required_lib('PyYAML', reason='to read a YAML src'))
+            try:
+                return yaml.safe_load(text)
+            except yaml.YAMLError as e:
+                raise ValueError(str(e))
+        desired = _table.from_file(p['src'], p['format'], validate_entry, load_yaml)
+        if p['timeouts'] is not None or p['daemons'] is not None:
+            extra = _table.from_options([], p['timeouts'], p['daemons'])
+            desired.timeouts.update(extra.timeouts)
+            desired.daemons.update(extra.daemons)
+        return desired
+    return _table.from_options(p['services'], p['timeouts'], p['daemons'])
+
+
+def read_current(client, desired, with_stats, flushed):
+    """{key: (Service, [Server])} and, where the desired table names local addresses, {key: [address]}."""
+    current = dict((svc.key, (svc, servers)) for svc, servers in client.table(with_stats=with_stats))
+    laddrs = {}
+    wanted_laddrs = [s for s in desired.specs if s.laddrs is not None]
+    if wanted_laddrs or (flushed and client.supports_laddr):
+        if not client.supports_laddr:
+            raise IpvsError(NO_LADDR)
+        keys = [s.key for s in wanted_laddrs] if not flushed else list(current)
+        for key in keys:
+            if key in current:
+                laddrs[key] = [a.address for a in client.laddrs(key)]
+    return current, laddrs
+
+
+def write_export(m, path, text):
+    """(changed) — write `text` to `path` atomically unless it holds it already."""
+    try:
+        with open(path) as f:
+            if f.read() == text:
+                return False
+    except (IOError, OSError):
+        pass
+    if m.check_mode:
+        return True
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix='.ipvs_table.', dir=directory)
+    try:
+        with os.fdopen(fd, 'w') as f:
+            f.write(text)
+        m.module.atomic_move(tmp, os.path.abspath(path))
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return True
+
+
+def run(m):
+    p = m.params
+    flushed = p['state'] == 'flushed'
+    if flushed and (p['services'] or p['src']):
+        raise OptionError("state=flushed empties the table; it takes no services or src")
+    desired = desired_of(m)
+    zero = p['zero_stats'] or desired.zero
+    client = m.client()
+    lock = _table.NamespaceLock(p['netns'], p['lock_timeout']).acquire()
+    try:
+        if lock.waited >= 1:
+            m.module.warn("waited %.1f s for another ipvs_table run on this network namespace to finish" % lock.waited)
+        current, laddrs = read_current(client, desired, zero, flushed)
+        before_timeouts = client.timeouts()
+        before_daemons = client.daemons()
+        plan = _table.plan(client, desired, current, purge=p['purge'], flushed=flushed, zero=zero,
+                           current_laddrs=laddrs)
+        _table.plan_timeouts(plan, desired.timeouts, before_timeouts)
+        _table.plan_daemons(plan, client, desired.daemons, p['netns'])
+        changed = bool(plan.ops) or plan.zero is not None
+        sent = 0
+        if changed and not m.check_mode:
+            mark = client.sock.requests if client.sock is not None else 0
+            _table.apply(client, plan, atomic=p['atomic'])
+            sent = client.sock.requests - mark
+        after_table = [plan.after[k] for k in plan.after]
+        after_timeouts, after_daemons = plan.timeouts, plan.daemons
+        if changed and not m.check_mode and (m.module._diff or p['export']):
+            after_table = client.table(with_stats=False)
+            after_timeouts, after_daemons = client.timeouts(), client.daemons()
+    finally:
+        lock.release()
+    result = dict(plan.counts, zeroed=plan.zero is not None, requests=sent, lock_waited=round(lock.waited, 3),
+                  timeouts=dict(after_timeouts._asdict()), daemons=[daemon_dict(d) for d in after_daemons])
+    if p['export']:
+        export_changed = write_export(m, p['export'], emit_restore(after_table, after_timeouts, after_daemons))
+        result['export'] = dict(path=p['export'], changed=export_changed)
+        changed = changed or export_changed
+    before = after = None
+    if m.module._diff:
+        before = _table.table_text(list(current.values()), before_timeouts, before_daemons)
+        after = _table.table_text(after_table, after_timeouts, after_daemons)
+    m.finish(changed, before, after, **result)
+
+
+def main():
+    spec = dict(
+        services=dict(type='list', elements='dict', options=_table.TABLE_SERVICE_SPEC),
+        src=dict(type='path'),
+        format=dict(type='str', choices=list(_table.FORMATS)),
+        purge=dict(type='bool', default=False),
+        state=dict(type='str', default='present', choices=['present', 'flushed']),
+        zero_stats=dict(type='bool', default=False),
+        timeouts=dict(type='dict', options=_table.TIMEOUTS_SPEC),
+        daemons=dict(type='list', elements='dict', options=_table.DAEMON_SPEC),
+        export=dict(type='path'),
+        atomic=dict(type='bool', default=True),
+        lock_timeout=dict(type='int', default=300),
+    )
+    IpvsModule(argument_spec=spec, mutually_exclusive=[('services', 'src')]).run(run)
+
+
+if __name__ == '__main__':
+    main()
