@@ -10,7 +10,7 @@ deletes network namespaces named lvsbench-*, so never run it on a real director.
     bench_ipvs.py dump [--no-stats]                      whole command: table() + emit() to stdout
     bench_ipvs.py pyroute2 [--services N] [--servers M]  pyroute2.IPVS add + dump, JSON timings
     bench_ipvs.py profile {add,dump} [--out FILE]        cProfile of the client (real kernel)
-    bench_ipvs.py fakeprofile {add,dump,dumpseq,emit}    cProfile natively, kernel replaced by a fake socket
+    bench_ipvs.py fakeprofile {add,dump,dumpseq,emit}    cProfile natively, kernel replaced by tests/fake_kernel.py
 
 The whole-command forms are what `run` times as subprocesses, so that Python's
 start-up and imports are paid the way an `ipvsadm` invocation pays its own.
@@ -23,6 +23,7 @@ T_TOP = time.time()  # first thing: lets `run` split a whole command into start-
 import argparse  # noqa: E402 pylint: disable=wrong-import-position
 import ctypes  # noqa: E402 pylint: disable=wrong-import-position
 import ctypes.util  # noqa: E402 pylint: disable=wrong-import-position
+import errno  # noqa: E402 pylint: disable=wrong-import-position
 import json  # noqa: E402 pylint: disable=wrong-import-position
 import os  # noqa: E402 pylint: disable=wrong-import-position
 import platform  # noqa: E402 pylint: disable=wrong-import-position
@@ -217,7 +218,8 @@ def cmd_pyroute2(args):
 
 # ---------------------------------------------------------------- profiles
 
-def _profiled(func, out, top):
+def _profiled(func, out, top, hide=None):
+    """cProfile of func(); `hide`: a regex of functions left out of the printed lists."""
     import cProfile
     import pstats
     prof = cProfile.Profile()
@@ -229,9 +231,10 @@ def _profiled(func, out, top):
     if out:
         prof.dump_stats(out)
     print('wall %.3f s (under cProfile)' % wall)
+    restrictions = ('^(?!.*(%s))' % hide, top) if hide else (top,)
     st = pstats.Stats(prof)
-    st.sort_stats('tottime').print_stats(top)
-    st.sort_stats('cumulative').print_stats(top)
+    st.sort_stats('tottime').print_stats(*restrictions)
+    st.sort_stats('cumulative').print_stats(*restrictions)
 
 
 def cmd_profile(args):
@@ -251,159 +254,85 @@ def cmd_profile(args):
     return 0
 
 
-class FakeKernel:
-    """Stands in for the netlink socket: answers what the client sends the way
-    IPVS would (silence for writes, an ACK for the barrier, dump replies built
-    from a table, at most 32 KiB per datagram), so that the client's own Python
-    cost can be profiled on a machine without IPVS. Replies are prebuilt, so the
-    fake costs little of the profile."""
+class _Stopwatch:
+    """Adds up the time spent in the callables it wraps (nested calls count once)."""
 
-    def __init__(self, table):
-        import struct
-        from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs
-        self.struct = struct
-        self.out = []
-        self.sent_bytes = 0
-        self.dump_running = False
-        self.busy = 0
-        self.svc_payloads = [_svc_payload(_ipvs, s) for s, _servers in table]
-        self.dest_payloads = dict((_ipvs._addr16('ipv4', s.vip)[:4], [_dest_payload(_ipvs, r) for r in reals])
-                                  for s, reals in table)
+    def __init__(self):
+        self.seconds = 0.0
+        self.depth = 0
 
-    # socket API used by GenlSocket
-    def sendall(self, data):
-        self.sent_bytes += len(data)
-        self._answer(bytes(data))
-
-    def recv_into(self, buf):
-        # A read lets the kernel finish the dump in progress (IPVS dumps need a
-        # second pass, which netlink runs from recvmsg()).
-        self.dump_running = False
-        data = self.out.pop(0)
-        buf[:len(data)] = data
-        return len(data)
-
-    def close(self):
-        pass
-
-    def _queue(self, msgs):
-        cur, size = [], 0
-        for msg in msgs:
-            if cur and size + len(msg) > 32768:
-                self.out.append(b''.join(cur))
-                cur, size = [], 0
-            cur.append(msg)
-            size += len(msg)
-        if cur:
-            self.out.append(b''.join(cur))
-
-    def _answer(self, data):
-        from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs, _netlink
-        st = self.struct
-        pos = 0
-        acks = []
-        while pos < len(data):
-            mlen, mtype, flags, seq, _pid = _netlink.NLMSGHDR.unpack_from(data, pos)
-            cmd = data[pos + 16]
-            if flags & _netlink.NLM_F_DUMP == _netlink.NLM_F_DUMP and self.dump_running:
-                # netlink_dump_start(): one dump per socket at a time
-                self.busy += 1
-                acks.append(st.pack('=IHHIIi', 36, 2, 0x100, seq, 0, -16) + data[pos:pos + 16])
-            elif flags & _netlink.NLM_F_DUMP == _netlink.NLM_F_DUMP:
-                payloads = []
-                if cmd == _ipvs.CMD_GET_SERVICE:
-                    payloads = self.svc_payloads
-                elif cmd == _ipvs.CMD_GET_DEST:
-                    a = _netlink.parse_attrs(data, pos + 20, pos + mlen)
-                    off, n = a[_ipvs.CMD_ATTR_SERVICE]
-                    o, _n = _netlink.parse_attrs(data, off, off + n)[_ipvs.SVC_ATTR_ADDR]
-                    payloads = self.dest_payloads.get(data[o:o + 4], [])
-                head = st.pack('=BBH', 1, 1, 0)
-                msgs = [st.pack('=IHHII', 20 + len(p), mtype, 2, seq, 0) + head + p for p in payloads]
-                msgs.append(st.pack('=IHHIIi', 20, 3, 2, seq, 0, 0))
-                if acks:
-                    self._queue(acks)
-                    acks = []
-                self._queue(msgs)
-                self.dump_running = bool(payloads)
-            elif flags & _netlink.NLM_F_ACK:
-                if mtype == _netlink.GENL_ID_CTRL:
-                    body = st.pack('=BBH', 1, 2, 0) + _netlink.attr_u16(1, 0x22) + _netlink.attr_u32(3, 1)
-                    acks.append(st.pack('=IHHII', 16 + len(body), mtype, 0, seq, 0) + body)
-                else:
-                    acks.append(st.pack('=IHHIIi', 36, 2, 0x100, seq, 0, 0) + data[pos:pos + 16])
-            pos += (mlen + 3) & ~3
-        if acks:
-            self._queue(acks)
+    def wrap(self, func):
+        def timed(*args, **kwargs):
+            self.depth += 1
+            t0 = time.perf_counter()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                self.depth -= 1
+                if not self.depth:
+                    self.seconds += time.perf_counter() - t0
+        return timed
 
 
-def _stats_nest(nl, atype):
-    return nl.nested(atype, *[nl.attr_u64(i, 12345 * i) for i in range(1, 11)])
-
-
-def _svc_payload(_ipvs, s):
-    from ansible_collections.lvs.ipvs.plugins.module_utils import _netlink as nl
-    parts = _ipvs.encode_service_key(s.key)
-    parts += [nl.attr_str(_ipvs.SVC_ATTR_SCHED_NAME, s.scheduler),
-              nl.attr(_ipvs.SVC_ATTR_FLAGS, _ipvs._FLAGS.pack(2, 0xffffffff)),
-              nl.attr_u32(_ipvs.SVC_ATTR_TIMEOUT, 0), _ipvs.encode_netmask(s.family, s.netmask),
-              _stats_nest(nl, _ipvs.SVC_ATTR_STATS), _stats_nest(nl, _ipvs.SVC_ATTR_STATS64)]
-    return nl.nested(_ipvs.CMD_ATTR_SERVICE, *parts)
-
-
-def _dest_payload(_ipvs, r):
-    from ansible_collections.lvs.ipvs.plugins.module_utils import _netlink as nl
-    body = _ipvs.encode_server(r)[4:]
-    body += b''.join([nl.attr_u32(t, 0) for t in (7, 8, 9)]
-                     + [_stats_nest(nl, _ipvs.DEST_ATTR_STATS), _stats_nest(nl, _ipvs.DEST_ATTR_STATS64)])
-    return nl.nested(_ipvs.CMD_ATTR_DEST, body)
+FAKE_FUNCTIONS = r'fake_kernel\.py|bench_ipvs\.py:\d+\(timed\)'
 
 
 def cmd_fakeprofile(args):
-    """Natively: the client's Python cost with the kernel replaced by FakeKernel."""
+    """Natively: the client's Python cost with the kernel replaced, at the socket
+    level, by tests/fake_kernel.py (stateful; what it costs itself is timed apart)."""
     _ipvs, _model, _save = client_modules()
-    from ansible_collections.lvs.ipvs.plugins.module_utils import _netlink
+    from fake_kernel import FakeKernel  # tests/ is on sys.path (above)
     table = make_table(args.services, args.servers)
-    fake = FakeKernel(table)
-    gs = _netlink.GenlSocket.__new__(_netlink.GenlSocket)
-    gs.family_name, gs.barrier_cmd, gs.timeout = 'IPVS', _ipvs.CMD_GET_INFO, 10.0
-    gs.sock, gs.port_id, gs.seq, gs.buf = fake, 1, 1, bytearray(_netlink.RECV_SIZE)
-    gs.rcvbuf, gs.sndbuf = 32 << 20, 4 << 20
-    gs.family_id, gs.version, gs.ops = 0x22, 1, frozenset()
-    client = _ipvs.IpvsClient.__new__(_ipvs.IpvsClient)
-    client.netns, client.sock = None, gs
-    if args.what == 'add':
+    fake = FakeKernel()
+    # The fake's own time: handling what was sent, and cutting dumps as they are read.
+    watch = _Stopwatch()
+    fake._receive, fake._dump_chunk = watch.wrap(fake._receive), watch.wrap(fake._dump_chunk)
+
+    def fake_share(since):
+        return watch.seconds - since
+
+    with fake.installed():
+        client = _ipvs.IpvsClient(modprobe=fake.modprobe)
+        if args.what == 'add':
+            spent = fake_share(0)
+            t0 = time.perf_counter()
+            errs = client.add_table(table)
+            print('add_table() without cProfile: %.3f s (of which the fake kernel %.3f s), %d errors, %d bytes sent'
+                  % (time.perf_counter() - t0, fake_share(spent), len(errs), fake.sent_bytes))
+            fake.flush()
+            print('(the fake kernel\'s own functions are left out of the lists below)')
+            _profiled(lambda: client.add_table(table), args.out, args.top, hide=FAKE_FUNCTIONS)
+            return 0
+        fake.load(table)
+        spent = fake_share(0)
         t0 = time.perf_counter()
-        errs = client.add_table(table)
-        print('add_table() without cProfile: %.3f s, %d errors, %d bytes sent'
-              % (time.perf_counter() - t0, len(errs), fake.sent_bytes))
-        _profiled(lambda: client.add_table(table), args.out, args.top)
-        return 0
-    t0 = time.perf_counter()
-    services = client.services()
-    t1 = time.perf_counter()
-    client.servers_of([sv.key for sv in services])
-    t2 = time.perf_counter()
-    busy, fake.busy = fake.busy, 0
-    for sv in services:
-        client.servers(sv.key)
-    t3 = time.perf_counter()
-    text = _save.emit(client.table())
-    t4 = time.perf_counter()
-    _save.emit(table)
-    t5 = time.perf_counter()
-    print('without cProfile: services() %.3f s; servers_of() %.3f s (%d dumps refused EBUSY); servers(key) one '
-          'service at a time %.3f s; emit() %.3f s; %d lines'
-          % (t1 - t0, t2 - t1, busy, t3 - t2, t5 - t4, count_lines(text)))
-    if args.what == 'dump':
-        _profiled(lambda: _save.emit(client.table()), args.out, args.top)
-    elif args.what == 'dumpseq':
-        _profiled(lambda: [client.servers(sv.key) for sv in client.services()], args.out, args.top)
-    elif args.what == 'emit':
-        import random
-        shuffled = list(table)  # the kernel lists services in hash order, not sorted
-        random.Random(1).shuffle(shuffled)
-        _profiled(lambda: _save.emit(shuffled), args.out, args.top)
+        services = client.services()
+        t1 = time.perf_counter()
+        client.servers_of([sv.key for sv in services])
+        t2 = time.perf_counter()
+        busy = sum(1 for r in fake.log if r.error == errno.EBUSY)
+        for sv in services:
+            client.servers(sv.key)
+        t3 = time.perf_counter()
+        text = _save.emit(client.table())
+        t4 = time.perf_counter()
+        _save.emit(table)
+        t5 = time.perf_counter()
+        print('without cProfile: services() %.3f s; servers_of() %.3f s (%d dumps refused EBUSY); servers(key) one '
+              'service at a time %.3f s; emit() %.3f s; %d lines; the fake kernel took %.3f s of the reads'
+              % (t1 - t0, t2 - t1, busy, t3 - t2, t5 - t4, count_lines(text), fake_share(spent)))
+        if args.what in ('dump', 'dumpseq'):
+            print('(the fake kernel\'s own functions are left out of the lists below)')
+        if args.what == 'dump':
+            _profiled(lambda: _save.emit(client.table()), args.out, args.top, hide=FAKE_FUNCTIONS)
+        elif args.what == 'dumpseq':
+            _profiled(lambda: [client.servers(sv.key) for sv in client.services()], args.out, args.top,
+                      hide=FAKE_FUNCTIONS)
+        elif args.what == 'emit':
+            import random
+            shuffled = list(table)  # the kernel lists services in hash order, not sorted
+            random.Random(1).shuffle(shuffled)
+            _profiled(lambda: _save.emit(shuffled), args.out, args.top)
     return 0
 
 

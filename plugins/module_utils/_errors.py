@@ -62,7 +62,7 @@ def explain(err, op, subject, service=None, scheduler=None, pe=None, netlink_msg
     if err in (errno.EPERM, errno.EACCES):
         msg = PERMISSION
     elif op == 'add-service' and err == errno.EEXIST:
-        msg = "virtual service %s already exists" % subject
+        msg = "%s already exists" % subject
     elif op in ('edit-service', 'del-service', 'zero', 'add-server', 'edit-server',
                 'del-server', 'add-laddr', 'del-laddr', 'get') and err == errno.ESRCH:
         msg = "virtual service %s does not exist" % (service or subject)
@@ -85,6 +85,10 @@ def explain(err, op, subject, service=None, scheduler=None, pe=None, netlink_msg
                "tunnel options need forward=tun)" % (subject, where))
     elif op == 'start-daemon' and err == errno.EEXIST:
         msg = "a %s is already running" % subject
+    elif op == 'start-daemon' and err == errno.EINVAL:
+        msg = ("%s was refused by the kernel as invalid: either a real server has another address family than "
+               "its service (a mixed-family tunnel, which rules out a sync daemon), or a setting does not suit "
+               "the interface or group" % subject)
     elif op == 'start-daemon' and err == errno.ENODEV:
         msg = "%s: no such network interface" % subject
     elif op == 'stop-daemon' and err == errno.ESRCH:

@@ -104,6 +104,10 @@ def server_from_params(p, key, where='', current=None):
     svc_family, _proto, _vip, vport, fwmark = key
     rport = in_range(opt('rport'), p.get('rport'), 0, 65535)
     have = current(rip, (vport or 0) if rport is None else rport) if current else None
+    if p.get('state') in ('absent', 'drained'):
+        # Only the identity matters to remove or drain (and the server may be gone already).
+        return have or make_server(rip, (vport or 0) if rport is None else rport, family=family,
+                                   forward='tun' if family != svc_family else 'dr')
     base = dict(SERVER_DEFAULTS)
     if have is not None:
         base = dict(forward=have.forward, weight=have.weight, u_threshold=have.u_threshold,
