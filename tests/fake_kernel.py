@@ -634,16 +634,20 @@ class FakeKernel:
         without it the kernel takes every IPv4 real server for a broadcast address.
     rcvbuf_limit: a fault: sockets hold at most this many bytes of replies,
         whatever their SO_RCVBUF says.
+    autoload: the family lookup itself loads a loadable ip_vs (request_module(): kernels
+        since 5.16, whose ip_vs declares MODULE_ALIAS_GENL_FAMILY); False: only modprobe does,
+        as on older kernels.
     """
 
     def __init__(self, privileged=True, loaded=True, loadable=True, schedulers=MAINLINE_SCHEDULERS,
                  pes=DEFAULT_PES, laddr=False, interfaces=('lo', 'eth0'), timeouts=(900, 120, 300),
                  family_id=0x22, hash_salt=0, ipv6=True, local_routes=True, hz=250, version_code=0x010201,
                  conn_tab_size=4096, rmem_default=212992, rmem_max=212992, wmem_default=212992,
-                 wmem_max=212992, rcvbuf_limit=None):
+                 wmem_max=212992, rcvbuf_limit=None, autoload=True):
         self.privileged = privileged
         self.loaded = loaded
         self.loadable = loadable
+        self.autoload = autoload
         self.schedulers = set(schedulers)
         self.pes = set(pes)
         self.laddr = laddr
@@ -761,6 +765,11 @@ class FakeKernel:
         finally:
             for obj, name, value in saved:
                 setattr(obj, name, value)
+
+    def interface_mtu(self, name):
+        """What IpvsClient.interface_mtu() finds here: the interface's MTU, None when there is none."""
+        entry = self.interfaces.get(name)
+        return entry[0] if entry is not None else None
 
     def modprobe(self, name):
         """What `modprobe -q name` would do here."""
@@ -1020,7 +1029,7 @@ class FakeKernel:
         if CTRL_ATTR_FAMILY_NAME in a:
             found = _cstr(msg, a, CTRL_ATTR_FAMILY_NAME) == 'IPVS'
             err = errno.ENOENT
-        if found and not self.loaded and self.loadable:
+        if found and not self.loaded and self.loadable and self.autoload:
             self.loaded = True          # request_module("net-pf-16-proto-16-family-IPVS")
         if not found or not self.loaded:
             return err

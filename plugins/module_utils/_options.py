@@ -95,6 +95,9 @@ def server_from_params(p, key, where='', current=None):
 
     Options left out keep what the real server has (`current`, a function
     (rip, rport) -> Server or None); on creation they take SERVER_DEFAULTS.
+    With `current` None the real servers are not known yet (the checks made
+    before the kernel is asked anything): a check that depends on an option
+    left out (forward, a threshold) is left to the call that knows them.
     `where` prefixes option names in messages (e.g. "servers[2].").
     """
     def opt(name):
@@ -103,12 +106,13 @@ def server_from_params(p, key, where='', current=None):
     family, rip = ip_option(opt('rip'), p['rip'])
     svc_family, _proto, _vip, vport, fwmark = key
     rport = in_range(opt('rport'), p.get('rport'), 0, 65535)
-    have = current(rip, (vport or 0) if rport is None else rport) if current else None
+    known = current is not None
+    have = current(rip, (vport or 0) if rport is None else rport) if known else None
     if p.get('state') in ('absent', 'drained'):
         # Only the identity matters to remove or drain (and the server may be gone already).
         return have or make_server(rip, (vport or 0) if rport is None else rport, family=family,
                                    forward='tun' if family != svc_family else 'dr')
-    base = dict(SERVER_DEFAULTS)
+    base = dict(SERVER_DEFAULTS) if known else {}
     if have is not None:
         base = dict(forward=have.forward, weight=have.weight, u_threshold=have.u_threshold,
                     l_threshold=have.l_threshold)
@@ -118,8 +122,8 @@ def server_from_params(p, key, where='', current=None):
     def value(name):
         return p.get(name) if p.get(name) is not None else base.get(name)
 
-    forward = value('forward')
-    if family != svc_family and forward != 'tun':
+    forward = value('forward')  # None: left out, and whether the real server exists is not known yet
+    if family != svc_family and forward not in ('tun', None):
         raise OptionError("%s %s is %s but the service %s is %s: a real server of another address family "
                           "needs forward=tun" % (opt('rip'), rip, family, service_text(key), svc_family))
     if not fwmark and forward in ('dr', 'tun'):
@@ -133,9 +137,11 @@ def server_from_params(p, key, where='', current=None):
     weight = in_range(opt('weight'), value('weight'), 0, INT_MAX)
     u_th = in_range(opt('u_threshold'), value('u_threshold'), 0, INT_MAX)
     l_th = in_range(opt('l_threshold'), value('l_threshold'), 0, INT_MAX)
-    if l_th and (not u_th or l_th > u_th):
+    if l_th and u_th is not None and (not u_th or l_th > u_th):
         raise OptionError("%s (%d) needs a %s at least as high" % (opt('l_threshold'), l_th, opt('u_threshold')))
-    if forward != 'tun':
+    if forward is None:
+        tun_type = tun_port = tun_csum = None  # checked once the real server's method is known
+    elif forward != 'tun':
         given = [n for n in TUNNEL_OPTIONS if p.get(n) is not None]
         if given:
             raise OptionError("%s only apply to forward=tun, not forward=%s"

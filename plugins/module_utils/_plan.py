@@ -93,14 +93,16 @@ def _desired_service(p, key, base, family, protocol, vport, fwmark):
                          stats=None, rates=None), mask
 
 
-def desired_servers(items, key, current=(), where=''):
+def desired_servers(items, key, current=None, where=''):
     """[(Server, state)] of a servers option, validated, without duplicates.
-    Options a listed server leaves out keep what the `current` one has."""
-    by_key = dict((s.key, s) for s in current)
+    Options a listed server leaves out keep what the `current` one has
+    (`current`: the service's real servers, [] for a new service; None: not
+    known yet, see server_from_params())."""
+    by_key = dict((s.key, s) for s in current or ())
+    lookup = (lambda rip, rport: by_key.get((rip, rport))) if current is not None else None
     out, seen = [], {}
     for i, item in enumerate(items or []):
-        srv = server_from_params(item, key, where='%sservers[%d].' % (where, i),
-                                 current=lambda rip, rport: by_key.get((rip, rport)))
+        srv = server_from_params(item, key, where='%sservers[%d].' % (where, i), current=lookup)
         if srv.key in seen:
             raise OptionError("%sservers[%d] and %sservers[%d] are the same real server %s"
                               % (where, seen[srv.key], where, i, srv.text()[len('real server '):]))
@@ -175,6 +177,16 @@ def desired_daemon(p, where=''):
     return Daemon(p['role'], ifname, p['syncid'] or 0, p['sync_maxlen'], group, p['mcast_port'], p['mcast_ttl'])
 
 
+def kernel_sync_maxlen(role, group, maxlen, mtu):
+    """The sync_maxlen the kernel keeps (start_sync_thread()): one given is clamped (a backup's
+    to at least 1024); left out, a master's follows an MTU of 1500 whatever the interface's,
+    a backup's the interface's MTU clamped to 1500..65535."""
+    headers = 48 if ':' in group else 28  # the IPv6 or IPv4 header, and UDP's
+    if maxlen:
+        return min(max(maxlen, 1024 if role == 'backup' else 1), 65535 - headers)
+    return (min(max(mtu, 1500), 65535) if role == 'backup' else 1500) - headers
+
+
 def completed(asked, current, mtu):
     """The daemon to start: settings left out keep what the running one has
     (its sync_maxlen only on the same interface), or else get the kernel's
@@ -186,8 +198,7 @@ def completed(asked, current, mtu):
             value = getattr(current, name)
         return value
     group = kept('mcast_group') or DEFAULT_GROUP
-    headers = 48 if ':' in group else 28  # the IPv6 or IPv4 header, and UDP's
-    return asked._replace(sync_maxlen=kept('sync_maxlen') or mtu - headers, mcast_group=group,
+    return asked._replace(sync_maxlen=kernel_sync_maxlen(asked.role, group, kept('sync_maxlen'), mtu), mcast_group=group,
                           mcast_port=kept('mcast_port') or DEFAULT_PORT, mcast_ttl=kept('mcast_ttl') or 1)
 
 
@@ -206,6 +217,10 @@ def plan_daemon(client, role, asked, netns=None, where=''):
             raise OptionError("%smcast_interface: there is no network interface %r in %s"
                               % (where, asked.mcast_interface, "network namespace %r" % netns if netns else "this host"))
     current = next((d for d in client.daemons() if d.role == role), None)
+    if asked is not None and asked.sync_maxlen is not None:
+        # Compare and predict what the kernel will keep, or a clamped value never matches.
+        group = asked.mcast_group or (current.mcast_group if current is not None else None) or DEFAULT_GROUP
+        asked = asked._replace(sync_maxlen=kernel_sync_maxlen(role, group, asked.sync_maxlen, mtu))
     stop = start = None
     if asked is None:
         if current is not None:

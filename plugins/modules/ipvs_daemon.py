@@ -42,8 +42,9 @@ options:
     default: 0
   sync_maxlen:
     description:
-      - Largest sync message payload, in bytes (up to 65507). The kernel's default follows the
-        interface MTU (1472 for an MTU of 1500).
+      - Largest sync message payload, in bytes (up to 65507; 65487 with an IPv6 group). The kernel's
+        default is 1472 for a master whatever the interface (20 less with an IPv6 group), and follows
+        the interface MTU for a backup (1472 for an MTU of 1500); a backup takes at least 1024.
       - Left out, a daemon restarted on the same interface keeps its value.
     type: int
   mcast_group:

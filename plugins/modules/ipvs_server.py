@@ -128,7 +128,7 @@ def run(m):
             m.fail(missing)
         # In check mode an earlier task that would create the service did not run.
         m.module.warn(missing + "; check mode assumes an earlier task creates it")
-        after_d = server_dict(server_from_params(p, key), False, False)
+        after_d = server_dict(server_from_params(p, key, current=lambda rip, rport: None), False, False)
         m.finish(True, {}, config_dict(after_d), server=after_d)
     by_key = dict((s.key, s) for s in servers)
     desired = server_from_params(p, key, current=lambda rip, rport: by_key.get((rip, rport)))

@@ -23,6 +23,11 @@ def recap(out):
     return dict(zip(('ok', 'changed', 'unreachable', 'failed'), map(int, m.groups())))
 
 
+def diff_lines(out):
+    """The diff lines of a run's output, in order."""
+    return [line for line in out.splitlines() if line.startswith(('+', '-', '@@'))]
+
+
 def test_resource_modules_check_diff_real_again(netns):
     netns.sh('ip link add sync0 type dummy && ip link set sync0 multicast on up')
     extra = ('-e', 'netns=%s' % netns.name)
@@ -30,11 +35,13 @@ def test_resource_modules_check_diff_real_again(netns):
     p = ansible_playbook('modules.yml', '--check', '--diff', *extra)
     assert p.returncode == 0, p.stdout
     assert recap(p.stdout) == dict(ok=7, changed=5, unreachable=0, failed=0), p.stdout
-    assert '+    "scheduler": "wrr"' in p.stdout or '"scheduler": "wrr"' in p.stdout, p.stdout
+    assert '+    "scheduler": "wrr",' in p.stdout, p.stdout
     assert netns.ipvsadm('-Sn') == '' and netns.ipvsadm('-L --daemon') == ''
+    predicted = diff_lines(p.stdout)
 
     p = ansible_playbook('modules.yml', '--diff', *extra)
     assert p.returncode == 0 and recap(p.stdout)['changed'] == 5, p.stdout
+    assert diff_lines(p.stdout) == predicted, 'the --check diff is not the real one\n' + p.stdout
     assert netns.ipvsadm('-Sn') == EXPECTED
     assert netns.ipvsadm('-L --timeout') == 'Timeout (tcp tcpfin udp): 1000 120 60\n'
     assert netns.ipvsadm('-L --daemon').startswith('master sync daemon (mcast=sync0, syncid=3')
