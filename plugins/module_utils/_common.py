@@ -38,6 +38,7 @@ class IpvsModule:
         self.params = self.module.params
         self.check_mode = self.module.check_mode
         self._client = None
+        self._invocation = None
 
     def client(self):
         if self._client is None:
@@ -67,6 +68,10 @@ class IpvsModule:
         rc, _out, _err = self.module.run_command(cmd)
         return rc == 0
 
+    def echo_args(self, **replaced):
+        """Show these values in the result's invocation instead of the ones given."""
+        self._invocation = dict(module_args=dict(self.params, **replaced))
+
     def fail(self, msg, **kwargs):
         """Fail the task. Writes the kernel already carried out make it a change,
         and the result says which ones, and which failed."""
@@ -80,11 +85,15 @@ class IpvsModule:
             kwargs['applied'] = [op.describe() for op in applied]
         if isinstance(error, ApplyError):
             kwargs['not_applied'] = [dict(change=op.describe(), error=str(e)) for op, e in error.failed]
+        if self._invocation is not None:
+            kwargs.setdefault('invocation', self._invocation)
         self.module.fail_json(msg=msg, **kwargs)
 
     def exit(self, **kwargs):
         if self._client is not None:
             self._client.close()
+        if self._invocation is not None:
+            kwargs.setdefault('invocation', self._invocation)
         self.module.exit_json(**kwargs)
 
     def finish(self, changed, before=None, after=None, **result):

@@ -1,0 +1,281 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""ipvs_table against the fake IPVS kernel: what it sends (and only that),
+check mode, diff, atomic rollback, the file formats, export and the lock."""
+
+import errno
+import json
+
+import pytest
+
+from harness import Harness, writes
+
+from ansible_collections.lvs.ipvs.plugins.module_utils import _save, _table
+from ansible_collections.lvs.ipvs.plugins.module_utils._errors import IpvsError
+from ansible_collections.lvs.ipvs.plugins.module_utils._model import make_server, make_service
+from ansible_collections.lvs.ipvs.plugins.module_utils._options import OptionError, check_options
+from ansible_collections.lvs.ipvs.plugins.modules import ipvs_table
+
+PERMISSION = "permission denied: managing IPVS needs CAP_NET_ADMIN (use become: true)"
+
+
+@pytest.fixture
+def h(monkeypatch, capsys):
+    harness = Harness(monkeypatch, capsys)
+    harness.kernel()
+    return harness
+
+
+def vip(i):
+    return '10.%d.%d.1' % (i // 250, i % 250)
+
+
+def big_table(n, m=4):
+    return [(make_service(family='ipv4', protocol='tcp', vip=vip(i), vport=80, scheduler='wrr'),
+             [make_server('192.168.%d.%d' % (j, i % 250 + 1), 8000 + i // 250, forward='masq', weight=j + 1)
+              for j in range(m)]) for i in range(n)]
+
+
+def as_services(table):
+    return [dict(vip=svc.vip, vport=svc.vport, scheduler=svc.scheduler,
+                 servers=[dict(rip=s.rip, rport=s.rport, forward=s.forward, weight=s.weight) for s in servers])
+            for svc, servers in table]
+
+
+def four(h, args):
+    """check, real, again, check again: check mode writes nothing and predicts the real result exactly."""
+    fake = h.fake
+    n = len(fake.log)
+    first = h.run(ipvs_table, args, check=True, diff=True)
+    assert 'failed' not in first, first
+    assert writes(fake, n) == []
+    real = h.run(ipvs_table, args, diff=True)
+    assert 'failed' not in real, real
+    for key in set(first) | set(real):
+        if key not in ('invocation', 'requests', 'lock_waited'):
+            assert first.get(key) == real.get(key), (key, first.get(key), real.get(key))
+    assert real['requests'] == len(writes(fake, n)) - (1 if real['zeroed'] else 0) or real['zeroed']
+    n = len(fake.log)
+    again = h.run(ipvs_table, args, diff=True)
+    assert again['changed'] is False and again['requests'] == 0 and writes(fake, n) == [], again
+    assert h.run(ipvs_table, args, check=True)['changed'] is False
+    return first, real
+
+
+def test_apply_into_empty_and_rerun_sends_nothing(h):
+    table = big_table(50)
+    first, real = four(h, dict(services=as_services(table)))
+    assert (real['services_added'], real['servers_added']) == (50, 200)
+    assert h.fake.table() == h.fake.table() and len(h.fake.table()) == 50
+    assert _save.emit(h.fake.table()) == _save.emit(table)
+    assert real['diff']['before'] == '--set 900 120 300\n'
+    assert real['diff']['after'] == _save.emit(table, thresholds=True) + '--set 900 120 300\n'
+    assert real['invocation']['module_args']['services'] == '(50 services)'
+
+
+def test_only_the_changes_are_sent(h):
+    table = big_table(200)
+    h.fake.load(table)
+    services = as_services(table)
+    for i in range(0, 200, 50):            # 1% of real servers change weight
+        services[i]['servers'][1]['weight'] = 9
+    removed = services[7], services[99]    # 1% of services go
+    services = [s for s in services if not any(s is r for r in removed)]
+    n = len(h.fake.log)
+    first, real = four(h, dict(services=services, purge=True))
+    assert (real['servers_changed'], real['services_removed'], real['servers_added']) == (4, 2, 0)
+    assert sorted(writes(h.fake, n)) == ['DEL_SERVICE'] * 2 + ['SET_DEST'] * 4
+    assert real['requests'] == 6
+
+
+def test_without_purge_nothing_unnamed_is_touched(h):
+    h.fake.load(big_table(3))
+    first, real = four(h, dict(services=[dict(vip=vip(0), vport=80, servers=[dict(rip='192.168.9.9', forward='masq')])]))
+    assert (real['services_removed'], real['servers_removed'], real['servers_added']) == (0, 0, 1)
+    assert len(h.fake.table()) == 3 and len(h.fake.servers(h.fake.table()[0][0].key)) in (4, 5)
+
+
+def test_atomic_rollback_restores_everything(h):
+    fake = h.fake
+    fake.load(big_table(20))
+    fake.set_timeouts(tcp=1234)
+    before = (_save.emit(fake.table(), thresholds=True), fake.timeouts, fake.daemons)
+    services = as_services(big_table(20))
+    for s in services[:10]:
+        s['servers'][0]['weight'] = 7
+    services.append(dict(vip='10.9.9.9', vport=80, scheduler='nosuch', servers=[dict(rip='10.1.0.2')]))
+    result = h.run(ipvs_table, dict(services=services[2:], purge=True, timeouts=dict(tcp=99)))
+    assert result['failed'] and "virtual service TCP 10.9.9.9:80: scheduler 'nosuch' is not available" in result['msg']
+    assert 'changes already made were undone, the table is as it was' in result['msg']
+    assert not result.get('changed') and 'applied' not in result
+    assert result['not_applied'][0] == dict(change='add virtual service TCP 10.9.9.9:80', error=result['not_applied'][0]['error'])
+    # Order aside (services re-created are listed anew), the table is as it was.
+    assert (_save.emit(fake.table(), thresholds=True), fake.timeouts, fake.daemons) == before
+
+
+def test_atomic_false_leaves_what_worked_and_says_so(h):
+    result = h.run(ipvs_table, dict(atomic=False, services=[
+        dict(vip='10.0.0.1', vport=80), dict(vip='10.0.0.2', vport=80, scheduler='nosuch')]))
+    assert result['failed'] and result['changed'] is True
+    assert result['applied'] == ['add virtual service TCP 10.0.0.1:80']
+    assert [s.vip for s, _servers in h.fake.table()] == ['10.0.0.1']
+
+
+def test_a_failed_undo_is_reported_as_a_partly_changed_table(h):
+    fake = h.fake
+    fake.load(big_table(2))
+    refused = []
+
+    def refuse(fake_, request):
+        if request.name == 'NEW_SERVICE' and b'\x0a\x09\x09\x09' in request.body:
+            return errno.ENOMEM
+        if request.name == 'SET_DEST' and refused:  # the undo of the weight change
+            return errno.ENOMEM
+        if request.name == 'SET_DEST':
+            refused.append(1)
+        return None
+    fake.before_request.append(refuse)
+    services = as_services(big_table(2))
+    services[0]['servers'][0]['weight'] = 5
+    services.append(dict(vip='10.9.9.9', vport=80))
+    result = h.run(ipvs_table, dict(services=services))
+    assert result['failed'] and result['changed'] is True and 'the table is partly changed' in result['msg'], result
+    assert result['applied'] == ['edit real server 192.168.0.1:8000 in TCP 10.0.0.1:80']
+
+
+def test_without_become(monkeypatch, capsys):
+    h = Harness(monkeypatch, capsys)
+    h.kernel(privileged=False)
+    for args in (dict(services=[dict(vip='10.0.0.1', vport=80)]), dict(state='flushed'), dict(zero_stats=True)):
+        result = h.run(ipvs_table, args)
+        assert result['failed'] and result['msg'] == PERMISSION, result
+
+
+def test_flushed_zero_timeouts_daemons(h):
+    fake = h.fake
+    fake.load(big_table(3))
+    key = fake.table()[0][0].key
+    fake.add_traffic(key, conns=5)
+    first, real = four(h, dict(zero_stats=True))
+    assert real['zeroed'] and real['changed']
+    first, real = four(h, dict(state='flushed', timeouts=dict(udp=60),
+                               daemons=[dict(role='backup', mcast_interface='eth1', syncid=3)]))
+    assert real['services_removed'] == 3 and fake.table() == []
+    assert fake.timeouts.udp == 60 and [d.role for d in fake.daemons] == ['backup']
+    assert real['daemons'][0]['syncid'] == 3 and real['timeouts']['udp'] == 60
+    first, real = four(h, dict(daemons=[dict(role='backup', state='absent')]))
+    assert fake.daemons == [] and real['daemons'] == []
+
+
+def test_the_ipvsadm_format_and_export(h, tmp_path):
+    rules = ('-C\n-A -t 10.5.0.1:80 -s wrr\n-a -t 10.5.0.1:80 -r 10.1.0.2:8080 -m -w 3 -x 100 -y 10\n'
+             '-A -f 9 -6 -s mh -b mh-port\n-a -f 9 -6 -r [2001:db8::2]:80 -m -w 1\n'
+             '--set 1000 0 50\n--start-daemon master --mcast-interface eth1 --syncid 7\n')
+    src, export = tmp_path / 'rules', tmp_path / 'export'
+    src.write_text(rules)
+    h.fake.load(big_table(2))  # -C: the file is the whole table
+    first, real = four(h, dict(src=str(src), export=str(export)))
+    assert (real['services_removed'], real['services_added'], real['servers_added']) == (2, 2, 2)
+    assert real['export'] == dict(path=str(export), changed=True)
+    text = export.read_text()
+    assert text == ('-C\n-A -t 10.5.0.1:80 -s wrr\n-a -t 10.5.0.1:80 -r 10.1.0.2:8080 -m -w 3 -x 100 -y 10\n'
+                    '-A -f 9 -6 -s mh -b mh-port\n-a -f 9 -6 -r [2001:db8::2]:80 -m -w 1\n'
+                    '--set 1000 120 50\n--start-daemon master --mcast-interface eth1 --syncid 7 --sync-maxlen 1472 '
+                    '--mcast-group 224.0.0.81 --mcast-port 8848 --mcast-ttl 1\n')
+    # The export read back is the same table: nothing to do.
+    again = h.run(ipvs_table, dict(src=str(export)))
+    assert again['changed'] is False, again
+    # In check mode a stale export is a change, and it is not written.
+    export.write_text('stale\n')
+    result = h.run(ipvs_table, dict(src=str(src), export=str(export)), check=True)
+    assert result['changed'] and result['export']['changed'] and export.read_text() == 'stale\n'
+
+
+@pytest.mark.parametrize('fmt', ['yaml', 'json', None])
+def test_yaml_and_json_files(h, tmp_path, fmt):
+    data = dict(services=[dict(vip='10.0.0.1', vport=80, scheduler='rr', servers=[dict(rip='10.1.0.2', weight=2)])],
+                timeouts=dict(tcp=700))
+    src = tmp_path / 'table'
+    src.write_text(json.dumps(data) if fmt != 'yaml' else
+                   "services:\n  - vip: 10.0.0.1\n    vport: 80\n    scheduler: rr\n    servers:\n"
+                   "      - {rip: 10.1.0.2, weight: 2}\ntimeouts: {tcp: 700}\n")
+    args = dict(src=str(src))
+    if fmt:
+        args['format'] = fmt
+    first, real = four(h, args)
+    assert real['services_added'] == 1 and h.fake.timeouts.tcp == 700
+
+
+@pytest.mark.parametrize('text,words', [
+    ("-A -t 10.0.0.5:80 -s rr\n-a -t 10.0.0.5:80 -r 10.1.0.2 -g -w lots\n", 'src: line 2: weight must be a number'),
+    ("-A -t 10.0.0.5:80 -s rr\n--set 1 2\n", 'src: line 2: --set needs three values'),
+    ("-A -t 10.0.0.5:80 -s rr\n--start-daemon master\n", 'src: line 2: --start-daemon needs --mcast-interface'),
+    ("-A -t 10.0.0.5:80 -s rr\n-C\n", 'src: line 2: -C (clear) must come before'),
+    ("-A -t 10.0.0.5:80 -s 'rr\n", 'src: line 1: cannot split the line into words'),
+    ("- {vip: 10.0.0.5, vport: 80, servers: [{rip: 10.1.0.2, wieght: 3}]}\n",
+     'src: services[0].servers[0]: unsupported option wieght'),
+    ("services: [{vip: 10.0.0.5, vport: http}]\n", 'src: services[0].vport must be of type int'),
+    ("services: {vip: 10.0.0.5}\n", 'src: services must be a list'),
+    ('{"services": [], "extra": 1}', 'src: unknown key extra'),
+    ('{"services": [', 'is not valid JSON'),
+    ('{"daemons": [{"role": "master"}]}', 'src: daemons[0].mcast_interface is required for a running daemon'),
+])
+def test_bad_files_name_the_line_or_key_and_send_nothing(h, tmp_path, text, words):
+    h.fake.load(big_table(1))
+    src = tmp_path / 'bad'
+    src.write_text(text)
+    n = len(h.fake.log)
+    result = h.run(ipvs_table, dict(src=str(src), purge=True))
+    assert result.get('failed') and words in result['msg'], result
+    assert writes(h.fake, n) == [] and 'exception' not in result
+
+
+@pytest.mark.parametrize('args,words', [
+    (dict(services=[dict(vip='10.0.0.1', vport=80), dict(vip='10.0.0.1', vport=80)]),
+     'services[0] and services[1] name the same service TCP 10.0.0.1:80'),
+    (dict(services=[dict(vip='10.0.0.1', vport=80, servers=[dict(rip='10.1.0.2', forward='nat')])]),
+     'services[0].servers[0].forward must be one of: masq, local, tun, dr, bypass, fnat, got: nat'),
+    (dict(services=[dict(vip='10.0.0.1', vport=80, scheduler='rr', persistent='maybe')]),
+     'services[0].persistent must be of type bool'),
+    (dict(services=[dict(vport=80)]), 'services[0].one of vip (with vport) or fwmark is required'),
+    (dict(services=[dict(vip='10.0.0.1', vport=80, servers=[dict(rip='10.1.0.2', rport=81)])]),
+     'services[0].servers[0].rport=81: with forward=dr the real server receives the service port 80 unchanged'),
+    (dict(services=[dict(vip='10.0.0.1', vport=80, laddrs=['10.2.0.1'])]), 'no FULLNAT local-address support'),
+    (dict(state='flushed', services=[dict(vip='10.0.0.1', vport=80)]), 'state=flushed empties the table'),
+    (dict(daemons=[dict(role='master', mcast_interface='nosuch0')]),
+     "daemons[master].mcast_interface: there is no network interface 'nosuch0'"),
+    (dict(timeouts=dict(tcp=0)), 'timeouts.tcp must be between 1 and'),
+    (dict(services=[dict(vip='10.0.0.1', vport=80)], src='/x'), 'mutually exclusive'),
+])
+def test_bad_options_name_the_option_and_send_nothing(h, args, words):
+    h.fake.load(big_table(1))
+    n = len(h.fake.log)
+    result = h.run(ipvs_table, args)
+    assert result.get('failed') and words in result['msg'], result
+    assert writes(h.fake, n) == []
+
+
+def test_check_options_completes_and_converts():
+    spec = _table.TABLE_SERVICE_SPEC
+    out = check_options(spec, dict(vip='10.0.0.1', vport='80', persistent='yes', servers=[dict(rip='10.1.0.2')]),
+                        'services[0].')
+    assert out['vport'] == 80 and out['persistent'] is True and out['protocol'] == 'tcp' and out['state'] == 'present'
+    assert out['servers'][0]['state'] == 'present' and out['servers'][0]['weight'] is None
+    with pytest.raises(OptionError, match=r'services\[0\]: unsupported option wieght'):
+        check_options(spec, dict(vip='10.0.0.1', wieght=1), 'services[0].')
+    with pytest.raises(OptionError, match=r'services\[0\].servers\[0\].rip is required'):
+        check_options(spec, dict(vip='10.0.0.1', servers=[dict(weight=1)]), 'services[0].')
+
+
+def test_the_lock_makes_a_second_run_wait_then_give_up(tmp_path, monkeypatch):
+    monkeypatch.setattr(_table, 'LOCK_DIRS', (str(tmp_path),))
+    first = _table.NamespaceLock(None, 5).acquire()
+    try:
+        second = _table.NamespaceLock(None, 0.3)
+        with pytest.raises(IpvsError, match=r'another ipvs_table run \(pid \d+\) has held'):
+            second.acquire()
+    finally:
+        first.release()
+    third = _table.NamespaceLock(None, 1).acquire()
+    assert third.waited < 0.5
+    third.release()
