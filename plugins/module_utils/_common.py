@@ -85,6 +85,8 @@ class IpvsModule:
             kwargs['applied'] = [op.describe() for op in applied]
         if isinstance(error, ApplyError):
             kwargs['not_applied'] = [dict(change=op.describe(), error=str(e)) for op, e in error.failed]
+            if getattr(error, 'not_undone', None):
+                kwargs['not_undone'] = [dict(change=op.describe(), error=str(e)) for op, e in error.not_undone]
         if self._invocation is not None:
             kwargs.setdefault('invocation', self._invocation)
         self.module.fail_json(msg=msg, **kwargs)

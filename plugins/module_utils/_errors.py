@@ -47,6 +47,11 @@ class NotLoaded(IpvsError):
     """The IPVS family is missing and loading ip_vs was not allowed (check mode)."""
 
 
+_VERB = {'add-service': 'add', 'edit-service': 'change', 'del-service': 'delete', 'add-server': 'add',
+         'edit-server': 'change', 'del-server': 'delete', 'start-daemon': 'start', 'stop-daemon': 'stop',
+         'set-timeouts': 'set', 'zero': 'zero', 'flush': 'flush', 'add-laddr': 'add', 'del-laddr': 'delete',
+         'get': 'read'}
+
 PERMISSION = "permission denied: managing IPVS needs CAP_NET_ADMIN (use become: true)"
 
 
@@ -102,7 +107,7 @@ def explain(err, op, subject, service=None, scheduler=None, pe=None, netlink_msg
     elif err == errno.ENOMEM:
         msg = "%s: the kernel is out of memory" % subject
     if msg is None:
-        msg = "%s %s failed: %s" % (op.replace('-', ' '), subject, os.strerror(err))
+        msg = "cannot %s %s%s: %s" % (_VERB.get(op, op.replace('-', ' ')), subject, where, os.strerror(err))
         if err == errno.EINVAL:
             msg += " (the kernel rejected a value)"
     if netlink_msg:

@@ -76,10 +76,15 @@ def service_key(params):
     """The service named by vip/vport/protocol or fwmark (and family)."""
     family = params.get('family')
     if params.get('fwmark') is not None:
+        given = [n for n in ('vip', 'vport') if params.get(n) is not None]
+        if given:
+            raise OptionError("fwmark names the service on its own; it cannot go with %s" % ' or '.join(given))
         in_range('fwmark', params['fwmark'], 1, 0xffffffff)
         return (family or 'ipv4', None, None, None, params['fwmark'])
     if params.get('vip') is None:
         raise OptionError("one of vip (with vport) or fwmark is required to name the service")
+    if params.get('vport') is None:
+        raise OptionError("vip needs vport (0 for all ports of a persistent service)")
     vip_family, vip = ip_option('vip', params['vip'])
     if family and family != vip_family:
         raise OptionError("family is %s but vip %s is an %s address" % (family, vip, vip_family))

@@ -174,7 +174,7 @@ def desired_daemon(p, where=''):
         first = int(group.split('.')[0]) if family == 'ipv4' else None
         if (family == 'ipv4' and not 224 <= first <= 239) or (family == 'ipv6' and not group.startswith('ff')):
             raise OptionError("%smcast_group: %s is not a multicast address" % (where, group))
-    return Daemon(p['role'], ifname, p['syncid'] or 0, p['sync_maxlen'], group, p['mcast_port'], p['mcast_ttl'])
+    return Daemon(p['role'], ifname, p['syncid'], p['sync_maxlen'], group, p['mcast_port'], p['mcast_ttl'])
 
 
 def kernel_sync_maxlen(role, group, maxlen, mtu):
@@ -189,16 +189,20 @@ def kernel_sync_maxlen(role, group, maxlen, mtu):
 
 def completed(asked, current, mtu):
     """The daemon to start: settings left out keep what the running one has
-    (its sync_maxlen only on the same interface), or else get the kernel's
-    defaults (start_sync_thread()), so that check mode predicts exactly."""
+    (its sync_maxlen only on the same interface and group family), or else get
+    the kernel's defaults (start_sync_thread()), so that check mode predicts exactly."""
     def kept(name):
         value = getattr(asked, name)
-        if value is None and current is not None and (name != 'sync_maxlen'
-                                                       or current.mcast_interface == asked.mcast_interface):
+        if value is None and current is not None:
             value = getattr(current, name)
         return value
     group = kept('mcast_group') or DEFAULT_GROUP
-    return asked._replace(sync_maxlen=kernel_sync_maxlen(asked.role, group, kept('sync_maxlen'), mtu), mcast_group=group,
+    maxlen = asked.sync_maxlen
+    if (maxlen is None and current is not None and current.mcast_interface == asked.mcast_interface
+            and (':' in group) == (':' in (current.mcast_group or DEFAULT_GROUP))):
+        maxlen = current.sync_maxlen
+    return asked._replace(syncid=kept('syncid') or 0,
+                          sync_maxlen=kernel_sync_maxlen(asked.role, group, maxlen, mtu), mcast_group=group,
                           mcast_port=kept('mcast_port') or DEFAULT_PORT, mcast_ttl=kept('mcast_ttl') or 1)
 
 
@@ -214,8 +218,8 @@ def plan_daemon(client, role, asked, netns=None, where=''):
     if asked is not None:
         mtu = client.interface_mtu(asked.mcast_interface)
         if mtu is None:
-            raise OptionError("%smcast_interface: there is no network interface %r in %s"
-                              % (where, asked.mcast_interface, "network namespace %r" % netns if netns else "this host"))
+            raise OptionError("%smcast_interface: there is no network interface %r %s"
+                              % (where, asked.mcast_interface, "in network namespace %r" % netns if netns else "on this host"))
     current = next((d for d in client.daemons() if d.role == role), None)
     if asked is not None and asked.sync_maxlen is not None:
         # Compare and predict what the kernel will keep, or a clamped value never matches.

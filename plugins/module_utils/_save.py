@@ -429,6 +429,9 @@ def parse_rules(text, table_only=False):
                 else:
                     zero = True
                 continue
+            if not table_only and cmd in ('-Z', '--zero', '-C', '--clear'):
+                raise RulesError("%s takes no service in a table file (it zeroes or clears all); to zero one "
+                                 "service use lvs.ipvs.ipvs_service zero_stats" % cmd)
             if not table_only and cmd == '--set':
                 timeouts = _parse_set(tokens)
                 continue

@@ -55,7 +55,7 @@ DAEMON_SPEC = dict(
     role=dict(type='str', required=True, choices=list(DAEMON_ROLES)),
     state=dict(type='str', default='present', choices=['present', 'absent']),
     mcast_interface=dict(type='str'),
-    syncid=dict(type='int', default=0),
+    syncid=dict(type='int'),
     sync_maxlen=dict(type='int'),
     mcast_group=dict(type='str'),
     mcast_port=dict(type='int'),
@@ -70,12 +70,13 @@ class Desired:
     """What the table should be: service specs, timeouts {name: s}, daemons
     {role: Daemon or None}, and the file's own -C (purge) and -Z (zero)."""
 
-    def __init__(self, specs=(), timeouts=None, daemons=None, clear=False, zero=False):
+    def __init__(self, specs=(), timeouts=None, daemons=None, clear=False, zero=False, daemon_paths=None):
         self.specs = list(specs)
         self.timeouts = timeouts or {}
         self.daemons = daemons or {}
         self.clear = clear
         self.zero = zero
+        self.daemon_paths = daemon_paths or {}  # role -> the option path that named it, for messages
 
 
 class VocabularySpec:
@@ -134,11 +135,12 @@ def from_options(services, timeouts, daemons, where='', validate=None):
     if validate and timeouts is not None:
         timeouts = validate(TIMEOUTS_SPEC, timeouts, where + 'timeouts.')
     wanted_timeouts = desired_timeouts(timeouts, where + 'timeouts.')
-    wanted_daemons = {}
+    wanted_daemons, paths = {}, {}
     for i, d in enumerate(daemons or []):
         at = '%sdaemons[%d].' % (where, i)
         if validate:
             d = validate(DAEMON_SPEC, d, at)
+        paths[d['role']] = at
         if d['role'] in wanted_daemons:
             raise OptionError("%sdaemons lists the %s daemon twice" % (where, d['role']))
         if (d.get('state') or 'present') == 'present':
@@ -147,7 +149,7 @@ def from_options(services, timeouts, daemons, where='', validate=None):
             wanted_daemons[d['role']] = desired_daemon(d, at)
         else:
             wanted_daemons[d['role']] = None
-    return Desired(specs, wanted_timeouts, wanted_daemons)
+    return Desired(specs, wanted_timeouts, wanted_daemons, daemon_paths=paths)
 
 
 def from_rules(text):
@@ -161,9 +163,11 @@ def from_rules(text):
     if rules.timeouts is not None:
         timeouts = dict((k, v) for k, v in rules.timeouts._asdict().items() if v)
     daemons = dict((role, None) for role in rules.stopped)
+    paths = {}
     for d in rules.daemons:
-        daemons[d['role']] = desired_daemon(d, 'src: --start-daemon %s: ' % d['role'])
-    return Desired(specs, timeouts, daemons, clear=rules.clear, zero=rules.zero)
+        paths[d['role']] = 'src: --start-daemon %s: ' % d['role']
+        daemons[d['role']] = desired_daemon(d, paths[d['role']])
+    return Desired(specs, timeouts, daemons, clear=rules.clear, zero=rules.zero, daemon_paths=paths)
 
 
 def guess_format(text):
@@ -171,7 +175,9 @@ def guess_format(text):
         line = line.strip()
         if not line or line.startswith('#'):
             continue
-        if re.match(r'^-[A-Za-z-]', line):
+        if line.startswith(('---', '%')):  # a YAML document or directive
+            return 'yaml'
+        if re.match(r'^(-[A-Za-z]|--[a-z])', line):
             return 'ipvsadm'
         if line[0] in '{[':
             return 'json'
@@ -214,11 +220,15 @@ def from_file(path, fmt, validate, load_yaml):
 
 class Plan:
     """Ops in the order they are sent, each with the ops that undo it, the
-    counts users see, and the table as it will be."""
+    counts users see, and the table as it will be. Daemon stops go first and
+    starts last: the kernel refuses a real server of another family than its
+    service while a daemon runs, and a daemon while such a server exists."""
 
     def __init__(self):
         self.ops = []
         self.undo = []
+        self.first = []         # (op, undo) sent before the others
+        self.last = []          # (op, undo) sent after the others
         self.counts = dict(services_added=0, services_changed=0, services_removed=0,
                            servers_added=0, servers_changed=0, servers_removed=0,
                            laddrs_added=0, laddrs_removed=0)
@@ -339,18 +349,19 @@ def plan_timeouts(p, wanted, current):
     return after != current
 
 
-def plan_daemons(p, client, wanted, netns=None):
+def plan_daemons(p, client, wanted, netns=None, where=None):
     """Daemons of the roles named; each restart is a stop and a start."""
     changed = False
     after = dict((d.role, d) for d in client.daemons())
     for role in DAEMON_ROLES:
         if role not in wanted:
             continue
-        current, stop, start, new = plan_daemon(client, role, wanted[role], netns, 'daemons[%s].' % role)
+        at = (where or {}).get(role, 'daemons[%s].' % role)
+        current, stop, start, new = plan_daemon(client, role, wanted[role], netns, at)
         if stop:
-            p.add(stop, [_ipvs.op_start_daemon(current)])
+            p.first.append((stop, [_ipvs.op_start_daemon(current)]))
         if start:
-            p.add(start, [_ipvs.op_stop_daemon(role)])
+            p.last.append((start, [_ipvs.op_stop_daemon(role)]))
         changed = changed or bool(stop or start)
         if new is None:
             after.pop(role, None)
@@ -362,25 +373,43 @@ def plan_daemons(p, client, wanted, netns=None):
 
 # ---------------------------------------------------------------- applying
 
+def ordered(p):
+    """[(op, undo)] in the order they are sent."""
+    return p.first + list(zip(p.ops, p.undo)) + p.last
+
+
 def apply(client, p, atomic=True):
     """Send the plan. On any refusal, undo what was applied (atomic) and raise
-    ApplyError naming the first failure; with atomic=False leave it applied."""
+    ApplyError naming the first failure; with atomic=False leave it applied.
+    Counters are zeroed last, once everything else worked (that is not undone)."""
+    steps = ordered(p)
+    ops = [op for op, _undo in steps]
     mark = len(client.applied)
-    errors = client.apply(p.ops) if p.ops else []
-    failed = [(op, e) for op, e in zip(p.ops, errors) if e is not None]
+    errors = client.apply(ops) if ops else []
+    failed = [(op, e) for op, e in zip(ops, errors) if e is not None]
     if failed:
-        done = [(op, undo) for op, undo, e in zip(p.ops, p.undo, errors) if e is None]
+        done = [(op, undo) for (op, undo), e in zip(steps, errors) if e is None]
         if not atomic:
             raise ApplyError(failed, [op for op, _u in done])
-        undo_ops = [u for _op, undo in reversed(done) for u in undo]
+        undo_ops, owner = [], []
+        for op, undo in reversed(done):
+            undo_ops.extend(undo)
+            owner.extend([op] * len(undo))
         undo_errors = client.apply(undo_ops) if undo_ops else []
-        stuck = [(op, e) for op, e in zip(undo_ops, undo_errors) if e is not None]
+        stuck = [(u, e) for u, e in zip(undo_ops, undo_errors) if e is not None]
+        # What stays applied: the changes whose undo did not (entirely) work.
+        left = []
+        for u, e, op in zip(undo_ops, undo_errors, owner):
+            if e is not None and op not in left:
+                left.append(op)
+        del client.applied[mark:]
+        client.applied.extend(op for op, _undo in done if op in left)
         error = ApplyError(failed, [])
         if stuck:
+            error.not_undone = stuck
             error.message += ("; undoing the %d changes already made failed for %d of them (first: %s), so the "
-                              "table is partly changed" % (len(done), len(stuck), stuck[0][1]))
+                              "table is partly changed" % (len(done), len(left), stuck[0][1]))
         else:
-            del client.applied[mark:]
             error.message += ("; the %d changes already made were undone, the table is as it was" % len(done)
                               if done else "; nothing was changed")
         raise error
@@ -390,30 +419,42 @@ def apply(client, p, atomic=True):
 
 # ---------------------------------------------------------------- the lock
 
-LOCK_DIRS = ('/run/lock', '/var/lock', '/tmp')
+LOCK_DIRS = ('/run/lvs.ipvs', '/var/run/lvs.ipvs')
 
 
 class NamespaceLock:
     """An exclusive flock per network namespace (by the namespace's inode), so
-    that two runs against one table take turns instead of mixing."""
+    that two runs against one table take turns instead of mixing. The lock
+    files live in a directory only root can write (no one else can hold or
+    replace them). `create=False` (check mode) locks only a file that exists."""
 
-    def __init__(self, netns, timeout):
+    def __init__(self, netns, timeout, create=True):
         path = netns_path(netns) or '/proc/self/ns/net'
         try:
             st = os.stat(path)
             ident = '%x-%x' % (st.st_dev, st.st_ino)
         except OSError:
             ident = re.sub(r'[^A-Za-z0-9_.-]', '_', netns or 'self')
-        directory = next((d for d in LOCK_DIRS if os.path.isdir(d) and os.access(d, os.W_OK)), '/tmp')
-        self.path = os.path.join(directory, 'lvs.ipvs-table-%s.lock' % ident)
+        self.directory = LOCK_DIRS[0] if os.path.isdir(os.path.dirname(LOCK_DIRS[0])) else LOCK_DIRS[1]
+        self.path = os.path.join(self.directory, 'table-%s.lock' % ident)
         self.timeout = timeout
+        self.create = create
         self.fd = None
         self.waited = 0.0
 
     def acquire(self):
+        flags = os.O_RDWR | getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_CLOEXEC', 0)
         try:
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, 'O_CLOEXEC', 0), 0o600)
+            if self.create:
+                if not os.path.isdir(self.directory):
+                    os.mkdir(self.directory, 0o700)
+                flags |= os.O_CREAT
+            self.fd = os.open(self.path, flags, 0o600)
         except OSError as e:
+            if not self.create and e.errno == errno.ENOENT:
+                return self  # check mode, and no run has ever locked: nothing to wait for
+            if e.errno in (errno.EACCES, errno.EPERM):
+                return self  # not root: the kernel will refuse the run anyway, and say why
             raise IpvsError("cannot open the lock file %s: %s" % (self.path, e.strerror))
         start = time.time()
         while True:
@@ -431,8 +472,9 @@ class NamespaceLock:
                                 "(lock %s); giving up (lock_timeout)" % (holder, self.timeout, self.path))
             time.sleep(0.05)
         self.waited = time.time() - start
-        os.ftruncate(self.fd, 0)
-        os.write(self.fd, ('%d\n' % os.getpid()).encode())
+        if self.create:
+            os.ftruncate(self.fd, 0)
+            os.write(self.fd, ('%d\n' % os.getpid()).encode())
         return self
 
     def _holder(self):

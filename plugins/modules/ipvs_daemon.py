@@ -37,9 +37,10 @@ options:
     description: Interface the multicast messages are sent or received on. Required with O(state=present).
     type: str
   syncid:
-    description: Sync ID (0 to 255) that tells this cluster's messages apart; 0 accepts any ID on a backup.
+    description:
+      - Sync ID (0 to 255) that tells this cluster's messages apart; 0 accepts any ID on a backup.
+      - Left out, a running daemon keeps its ID; a new one gets 0.
     type: int
-    default: 0
   sync_maxlen:
     description:
       - Largest sync message payload, in bytes (up to 65507; 65487 with an IPv6 group). The kernel's
@@ -144,7 +145,7 @@ def main():
             state=dict(type='str', default='present', choices=['present', 'absent']),
             role=dict(type='str', required=True, choices=['master', 'backup']),
             mcast_interface=dict(type='str'),
-            syncid=dict(type='int', default=0),
+            syncid=dict(type='int'),
             sync_maxlen=dict(type='int'),
             mcast_group=dict(type='str'),
             mcast_port=dict(type='int'),

@@ -17,7 +17,7 @@ description:
     sync daemons), computes the difference from the kernel's, and applies it in one pipelined batch; the way to
     manage hundreds or thousands of services, where one task per real server would take hours.
   - The table comes from O(services) in M(lvs.ipvs.ipvs_service)'s vocabulary, or from a file on the managed host
-    (O(src)): an C(ipvsadm-save) / C(ipvsadm -Sn) output or hand-written C(ipvsadm -R) file, or YAML or JSON.
+    (O(src)), which holds C(ipvsadm-save) / C(ipvsadm -Sn) output, a hand-written C(ipvsadm -R) file, YAML or JSON.
   - Also empties the table like C(ipvsadm -C) (O(state=flushed)) and zeroes every counter like C(ipvsadm -Z)
     (O(zero_stats)), and writes a file that C(ipvsadm -R) restores completely (O(export)).
   - Changes are made in place (a weight change is an edit, never a delete and re-add), so traffic keeps flowing.
@@ -205,9 +205,8 @@ options:
         description: Interface of the multicast messages; required when it runs.
         type: str
       syncid:
-        description: Sync ID, 0 to 255.
+        description: Sync ID, 0 to 255. Left out, a running daemon keeps its ID; a new one gets 0.
         type: int
-        default: 0
       sync_maxlen:
         description: Largest sync message payload.
         type: int
@@ -236,7 +235,7 @@ options:
     type: bool
     default: true
   lock_timeout:
-    description: Seconds to wait for another O(state) run on the same network namespace to finish.
+    description: Seconds to wait for another C(ipvs_table) run on the same network namespace to finish.
     type: int
     default: 300
 notes:
@@ -369,7 +368,7 @@ lock_waited:
   sample: 0.0
 applied:
   description:
-    - On failure with O(atomic=false), or when undoing failed, the changes the kernel carried out, in words.
+    - On failure with O(atomic=false), or when undoing failed, the changes that stay applied, in words.
   returned: on failure, when changes were left applied
   type: list
   elements: str
@@ -387,6 +386,21 @@ not_applied:
       description: Why the kernel refused it.
       type: str
   sample: [{change: add virtual service TCP 192.0.2.10:80, error: "scheduler 'nosuch' is not available"}]
+not_undone:
+  description:
+    - On failure with O(atomic=true), the undo steps the kernel refused, each with the reason; the changes they
+      belong to stay applied and are listed in RV(applied).
+  returned: on failure, when undoing failed
+  type: list
+  elements: dict
+  contains:
+    change:
+      description: The undo step, in words.
+      type: str
+    error:
+      description: Why the kernel refused it.
+      type: str
+  sample: [{change: edit real server 10.1.0.2:80 in TCP 192.0.2.10:80, error: the kernel is out of memory}]
 '''
 
 import os
@@ -427,23 +441,39 @@ def desired_of(m):
             extra = _table.from_options([], p['timeouts'], p['daemons'])
             desired.timeouts.update(extra.timeouts)
             desired.daemons.update(extra.daemons)
+            desired.daemon_paths.update(extra.daemon_paths)
         return desired
     return _table.from_options(p['services'], p['timeouts'], p['daemons'], validate=check_options)
 
 
-def read_current(client, desired, with_stats, flushed):
-    """{key: (Service, [Server])} and, where the desired table names local addresses, {key: [address]}."""
+def read_current(client, desired, with_stats, purge):
+    """{key: (Service, [Server])} and, on FULLNAT kernels, {key: [address]} of
+    the services whose local addresses the plan may change or has to restore."""
     current = dict((svc.key, (svc, servers)) for svc, servers in client.table(with_stats=with_stats))
+    wanted = [s.key for s in desired.specs if s.laddrs is not None]
+    if wanted and not client.supports_laddr:
+        raise IpvsError(NO_LADDR)
     laddrs = {}
-    wanted_laddrs = [s for s in desired.specs if s.laddrs is not None]
-    if wanted_laddrs or (flushed and client.supports_laddr):
-        if not client.supports_laddr:
-            raise IpvsError(NO_LADDR)
-        keys = [s.key for s in wanted_laddrs] if not flushed else list(current)
+    if client.supports_laddr:
+        # Services that may be removed (and so re-created by an undo) too.
+        gone = set(s.key for s in desired.specs if s.state == 'absent')
+        keys = list(current) if purge else set(wanted) | gone
         for key in keys:
             if key in current:
                 laddrs[key] = [a.address for a in client.laddrs(key)]
     return current, laddrs
+
+
+def check_export(path, after_table):
+    """The export can be written and restored: checked before the first write."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise OptionError("export: the directory %s does not exist" % directory)
+    for svc, servers in after_table:
+        for srv in servers:
+            if srv.forward in ('bypass', 'fnat'):
+                raise OptionError("export: %s of %s uses forward=%s, which ipvsadm cannot write or restore"
+                                  % (srv.text(), svc.text(), srv.forward))
 
 
 def write_export(m, path, text):
@@ -478,37 +508,41 @@ def run(m):
         raise OptionError("state=flushed empties the table; it takes no services or src")
     desired = desired_of(m)
     zero = p['zero_stats'] or desired.zero
+    purge = p['purge'] or desired.clear or flushed
     client = m.client()
-    lock = _table.NamespaceLock(p['netns'], p['lock_timeout']).acquire()
+    lock = _table.NamespaceLock(p['netns'], p['lock_timeout'], create=not m.check_mode).acquire()
     try:
         if lock.waited >= 1:
             m.module.warn("waited %.1f s for another ipvs_table run on this network namespace to finish" % lock.waited)
-        current, laddrs = read_current(client, desired, zero, flushed)
+        current, laddrs = read_current(client, desired, zero, purge)
         before_timeouts = client.timeouts()
         before_daemons = client.daemons()
         plan = _table.plan(client, desired, current, purge=p['purge'], flushed=flushed, zero=zero,
                            current_laddrs=laddrs)
         _table.plan_timeouts(plan, desired.timeouts, before_timeouts)
-        _table.plan_daemons(plan, client, desired.daemons, p['netns'])
-        changed = bool(plan.ops) or plan.zero is not None
+        _table.plan_daemons(plan, client, desired.daemons, p['netns'], desired.daemon_paths)
+        after_table = [plan.after[k] for k in plan.after]
+        if p['export']:
+            check_export(p['export'], after_table)
+        changed = bool(_table.ordered(plan)) or plan.zero is not None
         sent = 0
         if changed and not m.check_mode:
-            mark = client.sock.requests if client.sock is not None else 0
+            mark = client.sock.requests
             _table.apply(client, plan, atomic=p['atomic'])
             sent = client.sock.requests - mark
-        after_table = [plan.after[k] for k in plan.after]
         after_timeouts, after_daemons = plan.timeouts, plan.daemons
         if changed and not m.check_mode and (m.module._diff or p['export']):
             after_table = client.table(with_stats=False)
             after_timeouts, after_daemons = client.timeouts(), client.daemons()
+        result = dict(plan.counts, zeroed=plan.zero is not None, requests=sent, lock_waited=round(lock.waited, 3),
+                      timeouts=dict(after_timeouts._asdict()), daemons=[daemon_dict(d) for d in after_daemons])
+        if p['export']:
+            # Under the lock: the file must describe this run's table, not the next run's.
+            export_changed = write_export(m, p['export'], emit_restore(after_table, after_timeouts, after_daemons))
+            result['export'] = dict(path=p['export'], changed=export_changed)
+            changed = changed or export_changed
     finally:
         lock.release()
-    result = dict(plan.counts, zeroed=plan.zero is not None, requests=sent, lock_waited=round(lock.waited, 3),
-                  timeouts=dict(after_timeouts._asdict()), daemons=[daemon_dict(d) for d in after_daemons])
-    if p['export']:
-        export_changed = write_export(m, p['export'], emit_restore(after_table, after_timeouts, after_daemons))
-        result['export'] = dict(path=p['export'], changed=export_changed)
-        changed = changed or export_changed
     before = after = None
     if m.module._diff:
         before = _table.table_text(list(current.values()), before_timeouts, before_daemons)

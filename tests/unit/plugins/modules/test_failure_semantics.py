@@ -85,7 +85,7 @@ def test_daemon_typo_in_the_interface_leaves_the_running_daemon(h, check):
     h.fake.start_daemon(Daemon('master', 'eth0', 7, None, None, None, None))
     running = h.fake.daemons
     result = h.run(ipvs_daemon, dict(role='master', mcast_interface='nosuchif0', syncid=1), check=check)
-    assert result['failed'] and result['msg'] == "mcast_interface: there is no network interface 'nosuchif0' in this host"
+    assert result['failed'] and result['msg'] == "mcast_interface: there is no network interface 'nosuchif0' on this host"
     assert result.get('changed', False) is False and 'applied' not in result
     assert h.fake.daemons == running == [Daemon('master', 'eth0', 7, 1472, '224.0.0.81', 8848, 1)]
     assert writes(h.fake) == []

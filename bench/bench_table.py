@@ -1,0 +1,260 @@
+"""Benchmark of ipvs_table (and ipvs_info) against ipvsadm, inside the test VM.
+
+Meant to run as root inside the test VM (bench/run-table boots it); it creates and
+deletes network namespaces named lvsbench-*, so never run it on a real director.
+
+    bench_table.py [--sizes 1000,5000,20000] [--servers 4] [--loop 200] [--out FILE]
+
+For each size N (N services x M real servers) it measures, in one run:
+- ipvsadm -R < file into an empty table, and ipvsadm -Sn;
+- the kernel-only floor: the same objects as prebuilt batched requests, sock.run() alone;
+- ipvs_table through Ansible (`ansible localhost -m lvs.ipvs.ipvs_table`), from the
+  ipvsadm file (src) and from `services` (a playbook with the table in a vars file):
+  apply into an empty table, re-run with nothing to change, and (src) a change of 1%
+  of the weights with 1% of the services removed; the task's own time is its wall
+  time minus that of a trivial ipvs_info task in the same run (Ansible's fixed cost);
+  the number of write requests each run sent comes from the result;
+- the same module runs in-process (module.main() with its arguments), without Ansible;
+- ipvs_info gather=services through Ansible (own time) and in-process;
+- once: one ipvs_server task per real server, looped over --loop servers.
+"""
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(ROOT, 'tests'))
+sys.path.insert(0, os.path.join(ROOT, 'tests', 'integration'))
+
+from bench_ipvs import NS_PREFIX, in_ns, make_table, ns_add, ns_del, save_of  # noqa: E402 pylint: disable=wrong-import-position
+from conftest import collection_path  # noqa: E402 pylint: disable=wrong-import-position
+
+ANSIBLE_ENV = dict(os.environ, ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_COLLECTIONS_PATH=collection_path(),
+                   ANSIBLE_HOME=os.environ.get('ANSIBLE_HOME', '/tmp/ansible-home'),
+                   ANSIBLE_LOCAL_TEMP=os.environ.get('ANSIBLE_LOCAL_TEMP', '/tmp/ansible-local'),
+                   ANSIBLE_REMOTE_TEMP=os.environ.get('ANSIBLE_REMOTE_TEMP', '/tmp/ansible-remote'),
+                   ANSIBLE_NOCOLOR='1', ANSIBLE_LOAD_CALLBACK_PLUGINS='1', ANSIBLE_STDOUT_CALLBACK='json',
+                   ANSIBLE_DEPRECATION_WARNINGS='0')
+BIN = os.path.dirname(sys.executable)
+
+
+def log(msg):
+    sys.stderr.write('[%s] %s\n' % (time.strftime('%H:%M:%S'), msg))
+    sys.stderr.flush()
+
+
+def timed(argv, **kw):
+    t0 = time.perf_counter()
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False, **kw)
+    return time.perf_counter() - t0, p
+
+
+def task_result(p):
+    """The module's result out of the json callback's output."""
+    try:
+        data = json.loads(p.stdout[p.stdout.index('{'):])
+        return data['plays'][0]['tasks'][-1]['hosts']['localhost']
+    except (ValueError, KeyError, IndexError):
+        raise SystemExit('ansible run failed:\n%s\n%s' % (p.stdout[-3000:], p.stderr[-3000:]))
+
+
+def ansible_module(module, args):
+    """Wall time and result of `ansible localhost -m lvs.ipvs.<module> -a <json args>`."""
+    dt, p = timed([os.path.join(BIN, 'ansible'), 'localhost', '-i', 'localhost,', '-c', 'local', '-m',
+                   'lvs.ipvs.' + module, '-a', json.dumps(args)], env=ANSIBLE_ENV)
+    return dt, task_result(p)
+
+
+def ansible_play(playbook):
+    dt, p = timed([os.path.join(BIN, 'ansible-playbook'), '-i', 'localhost,', '-c', 'local', playbook], env=ANSIBLE_ENV)
+    return dt, task_result(p)
+
+
+def in_process(module, args):
+    """Wall time and result of module.main() in this process (no Ansible around it)."""
+    import importlib
+    from ansible.module_utils.testing import patch_module_args
+    mod = importlib.import_module('ansible_collections.lvs.ipvs.plugins.modules.' + module)
+    out = io.StringIO()
+    with patch_module_args(args), contextlib.redirect_stdout(out):
+        t0 = time.perf_counter()
+        try:
+            mod.main()
+        except SystemExit:
+            pass
+        dt = time.perf_counter() - t0
+    return dt, json.loads(out.getvalue())
+
+
+def services_of(table):
+    return [dict(vip=svc.vip, vport=svc.vport, scheduler=svc.scheduler,
+                 servers=[dict(rip=s.rip, rport=s.rport, forward=s.forward, weight=s.weight) for s in servers])
+            for svc, servers in table]
+
+
+class Run:
+    def __init__(self, args):
+        self.args = args
+        self.rows = []
+        self.work = tempfile.mkdtemp(prefix='lvsbench-table-')
+
+    def row(self, size, label, seconds, base=None, base_label=None, note=''):
+        ratio = '%.2fx %s' % (seconds / base, base_label) if base else ''
+        self.rows.append(dict(size=size, label=label, seconds=round(seconds, 3), ratio=ratio, note=note))
+        log('%6s  %-58s %8.3f s  %-14s %s' % (size, label, seconds, ratio, note))
+
+    def check(self, ns, expect, what):
+        got = save_of(ns)
+        if got != expect:
+            raise SystemExit('%s: the table differs from the rules file' % what)
+
+    def fixed_cost(self):
+        nop = ns_add(NS_PREFIX + 'fixed')
+        samples = [ansible_module('ipvs_info', dict(gather=['info'], netns=nop))[0] for _i in range(2)]
+        ns_del(nop)
+        self.fixed = min(samples)
+        self.row('-', 'ansible ipvs_info gather=info (fixed cost of a task)', self.fixed)
+
+    def size(self, n):
+        from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs, _save
+        m = self.args.servers
+        size = '%dx%d' % (n, m)
+        table = make_table(n, m)
+        rules = _save.emit(table)
+        path = os.path.join(self.work, 'rules-%d' % n)
+        with open(path, 'w') as f:
+            f.write(rules)
+        vars_path = os.path.join(self.work, 'services-%d.json' % n)
+        with open(vars_path, 'w') as f:
+            json.dump(dict(services=services_of(table)), f)
+
+        ns = ns_add(NS_PREFIX + 'adm')
+        with open(path) as f:
+            t_r = in_ns(ns, ['ipvsadm', '-R'], stdin=f)[0]
+        t_s = min(in_ns(ns, ['ipvsadm', '-Sn'])[0] for _i in range(3))
+        ns_del(ns)
+        self.row(size, 'ipvsadm -R < rules', t_r)
+        self.row(size, 'ipvsadm -Sn', t_s)
+
+        # The kernel-only floor: prebuilt requests, batched, nothing else.
+        ns = ns_add(NS_PREFIX + 'floor')
+        with _ipvs.IpvsClient(netns=ns) as c:
+            reqs = []
+            for svc, servers in table:
+                reqs.append(_ipvs.op_add_service(svc).request)
+                reqs.extend(_ipvs.op_add_server(svc.key, s).request for s in servers)
+            t0 = time.perf_counter()
+            c.sock.run(reqs)
+            t_floor = time.perf_counter() - t0
+        ns_del(ns)
+        self.row(size, 'kernel floor: the batched requests alone', t_floor, t_r, '-R')
+
+        # ipvs_table from the ipvsadm file, through Ansible.
+        ns = ns_add(NS_PREFIX + 'src')
+        dt, res = ansible_module('ipvs_table', dict(src=path, netns=ns))
+        self.check(ns, rules, 'ipvs_table src')
+        self.row(size, 'ipvs_table src, apply into empty (own time)', dt - self.fixed, t_r, '-R',
+                 'wall %.1f s, %d requests' % (dt, res['requests']))
+        dt, res = ansible_module('ipvs_table', dict(src=path, netns=ns))
+        assert res['changed'] is False and res['requests'] == 0, res
+        self.row(size, 'ipvs_table src, re-run, nothing to change (own time)', dt - self.fixed, t_s, '-Sn',
+                 'wall %.1f s, changed=false, 0 requests' % dt)
+        # 1% of the weights change, 1% of the services go (purge).
+        changed = [(svc, [s._replace(weight=9) if (i + j) % 25 == 0 else s for j, s in enumerate(servers)])
+                   for i, (svc, servers) in enumerate(table) if i % 100 != 50]
+        small = os.path.join(self.work, 'rules-%d-changed' % n)
+        with open(small, 'w') as f:
+            f.write(_save.emit(changed))
+        dt, res = ansible_module('ipvs_table', dict(src=small, purge=True, netns=ns))
+        expected = res['servers_changed'] + res['services_removed']
+        assert res['requests'] == expected, res
+        self.check(ns, _save.emit(changed), 'ipvs_table 1% change')
+        self.row(size, 'ipvs_table src, 1% weights + 1% services removed (own time)', dt - self.fixed, t_r, '-R',
+                 '%d weights, %d services: %d requests' % (res['servers_changed'], res['services_removed'],
+                                                           res['requests']))
+        # ipvs_info over the table, through Ansible and in-process.
+        dt, res = ansible_module('ipvs_info', dict(gather=['services'], netns=ns))
+        self.row(size, 'ipvs_info gather=services (own time)', dt - self.fixed, t_s, '-Sn', 'wall %.1f s' % dt)
+        dt = min(in_process('ipvs_info', dict(gather=['services'], netns=ns))[0] for _i in range(2))
+        self.row(size, 'ipvs_info gather=services, in-process', dt, t_s, '-Sn')
+        dt = min(in_process('ipvs_info', dict(gather=['rules'], netns=ns))[0] for _i in range(2))
+        self.row(size, 'ipvs_info gather=rules, in-process', dt, t_s, '-Sn')
+        ns_del(ns)
+
+        # In-process (no Ansible): the module's own work.
+        ns = ns_add(NS_PREFIX + 'inproc')
+        dt, res = in_process('ipvs_table', dict(src=path, netns=ns))
+        self.row(size, 'ipvs_table src, apply into empty, in-process', dt, t_r, '-R')
+        dt = min(in_process('ipvs_table', dict(src=path, netns=ns))[0] for _i in range(2))
+        self.row(size, 'ipvs_table src, re-run, in-process', dt, t_s, '-Sn')
+        ns_del(ns)
+
+        # ipvs_table from `services`, through a playbook (the table in a vars file).
+        ns = ns_add(NS_PREFIX + 'svc')
+        play = os.path.join(self.work, 'play-%d.yml' % n)
+        with open(play, 'w') as f:
+            f.write('- hosts: localhost\n  gather_facts: false\n  vars_files: [%s]\n  tasks:\n'
+                    '    - lvs.ipvs.ipvs_table:\n        services: "{{ services }}"\n        netns: %s\n'
+                    % (vars_path, ns))
+        dt, res = ansible_play(play)
+        self.check(ns, rules, 'ipvs_table services')
+        self.row(size, 'ipvs_table services, apply into empty (own time)', dt - self.fixed, t_r, '-R',
+                 'wall %.1f s, %d requests' % (dt, res['requests']))
+        dt, res = ansible_play(play)
+        assert res['changed'] is False and res['requests'] == 0, res
+        self.row(size, 'ipvs_table services, re-run (own time)', dt - self.fixed, t_s, '-Sn', 'wall %.1f s' % dt)
+        dt = min(in_process('ipvs_table', dict(services=services_of(table), netns=ns))[0] for _i in range(2))
+        self.row(size, 'ipvs_table services, re-run, in-process', dt, t_s, '-Sn')
+        ns_del(ns)
+
+    def loop(self, count):
+        """One ipvs_server task per real server: what ipvs_table replaces."""
+        ns = ns_add(NS_PREFIX + 'loop')
+        in_ns(ns, ['ipvsadm', '-A', '-t', '10.0.0.1:80', '-s', 'wrr'])
+        play = os.path.join(self.work, 'loop.yml')
+        with open(play, 'w') as f:
+            f.write('- hosts: localhost\n  gather_facts: false\n  tasks:\n'
+                    '    - lvs.ipvs.ipvs_server:\n        vip: 10.0.0.1\n        vport: 80\n'
+                    '        rip: "172.16.{{ item // 250 }}.{{ item %% 250 + 1 }}"\n        forward: masq\n'
+                    '        netns: %s\n      loop: "{{ range(%d) | list }}"\n' % (ns, count))
+        dt, _res = ansible_play(play)
+        ns_del(ns)
+        self.row('%d' % count, 'a loop of ipvs_server tasks, one per real server (wall)', dt, None, None,
+                 '%.2f s per real server' % (dt / count))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--sizes', default='1000,5000,20000')
+    ap.add_argument('--servers', type=int, default=4)
+    ap.add_argument('--loop', type=int, default=200)
+    ap.add_argument('--out', default=os.path.join(ROOT, 'tests', 'output', 'bench', 'table.json'))
+    a = ap.parse_args(argv)
+    r = Run(a)
+    t0 = time.perf_counter()
+    r.fixed_cost()
+    for n in [int(x) for x in a.sizes.split(',') if x]:
+        r.size(n)
+    if a.loop:
+        r.loop(a.loop)
+    os.makedirs(os.path.dirname(a.out), exist_ok=True)
+    with open(a.out, 'w') as f:
+        json.dump(dict(rows=r.rows, seconds=time.perf_counter() - t0, commit=os.environ.get('LVS_BENCH_COMMIT', '?')),
+                  f, indent=1)
+    print('| size | measurement | seconds | ratio | note |\n|---|---|---:|---:|---|')
+    for row in r.rows:
+        print('| %(size)s | %(label)s | %(seconds).3f | %(ratio)s | %(note)s |' % row)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
