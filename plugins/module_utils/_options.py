@@ -224,7 +224,7 @@ def check_options(spec, value, where):
         if choices:
             bad = [x for x in (v if kind == 'list' else [v]) if x not in choices]
             if bad:
-                raise OptionError("%s%s must be one of: %s, got: %s" % (where, name, ', '.join(map(str, choices)),
-                                                                       ', '.join(map(str, bad))))
+                raise OptionError("%s%s must be one of: %s, got: %s"
+                                  % (where, name, ', '.join(map(str, choices)), ', '.join(map(str, bad))))
         out[name] = v
     return out

@@ -499,4 +499,3 @@ def table_text(table, timeouts=None, daemons=()):
     for d in daemons:
         text += _save.daemon_rule(d) + '\n'
     return text
-

@@ -123,6 +123,7 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._common import IpvsModule
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import daemon_dict
 from ansible_collections.lvs.ipvs.plugins.module_utils._plan import apply_daemon_change, desired_daemon, plan_daemon
 
+
 def run(m):
     p = m.params
     asked = desired_daemon(p) if p['state'] == 'present' else None

@@ -213,6 +213,7 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._plan import (
     desired_servers, desired_service, has_counts, plan_servers,
 )
 
+
 def run(m):
     p = m.params
     key = service_key(p)

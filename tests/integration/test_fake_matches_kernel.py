@@ -215,8 +215,7 @@ def script(new_client, salt_check=None):
     step('l > u', lambda: c.add_server(k, r('10.1.0.4', u_threshold=10, l_threshold=20)))
     step('u > INT_MAX', lambda: c.add_server(k, r('10.1.0.4', u_threshold=1 << 31)))
     step('gue without port', lambda: c.add_server(k, r('10.1.0.4', forward='tun', tun_type='gue')))
-    step('gue', lambda: c.add_server(k, r('10.1.0.5', forward='tun', tun_type='gue', tun_port=6080,
-                                           tun_csum='remcsum')))
+    step('gue', lambda: c.add_server(k, r('10.1.0.5', forward='tun', tun_type='gue', tun_port=6080, tun_csum='remcsum')))
     step('gre', lambda: c.add_server(k, r('10.1.0.6', forward='tun', tun_type='gre', tun_csum='csum')))
     step('ipip', lambda: c.add_server(k, r('10.1.0.7', forward='tun')))
     step('fnat on mainline', lambda: c.add_server(k, r('10.1.0.8', forward='fnat')))
@@ -242,8 +241,7 @@ def script(new_client, salt_check=None):
     step('delete it again', lambda: c.delete_server(k, r('10.1.0.1')))
     step('re-add 10.1.0.1', lambda: c.add_server(k, r('10.1.0.1', weight=9)))
     step('servers of web', lambda: c.servers(k))
-    step('big service', lambda: c.apply([op_add_server(BIG.key, r('10.3.%d.%d' % (i // 200, i % 200 + 1),
-                                                                   weight=i % 7))
+    step('big service', lambda: c.apply([op_add_server(BIG.key, r('10.3.%d.%d' % (i // 200, i % 200 + 1), weight=i % 7))
                                          for i in range(300)]))
     step('table with servers', c.table)
 
@@ -286,7 +284,7 @@ def script(new_client, salt_check=None):
     step('set max', lambda: c.set_timeouts(udp=8589934))
     step('set negative', lambda: c.set_timeouts(tcp=1 << 31))
     step('timeouts after', c.timeouts)
-    step('zero all', lambda: c.zero())
+    step('zero all', c.zero)
     step('zero web', lambda: c.zero(k))
 
     step('laddr on mainline', lambda: c.add_laddr(k, '10.0.0.100'))

@@ -106,9 +106,8 @@ def test_round_trip_with_ipvsadm_both_ways_and_export(spaces, tmp_path):
     result = run('table', dict(daemons=[daemon]), mod)
     assert result['failed'] and 'another address family' in result['msg'], result
     # Thresholds are what -S loses: set some, then the export must carry them, and the daemon.
-    four(dict(services=[dict(fwmark=9, family='ipv6', servers=[dict(rip='10.1.0.9', state='absent')]),
-                        dict(vip='10.0.0.1', vport=80, servers=[dict(rip='10.1.0.2', rport=8080, u_threshold=100,
-                                                                      l_threshold=10)])],
+    web = dict(vip='10.0.0.1', vport=80, servers=[dict(rip='10.1.0.2', rport=8080, u_threshold=100, l_threshold=10)])
+    four(dict(services=[dict(fwmark=9, family='ipv6', servers=[dict(rip='10.1.0.9', state='absent')]), web],
               daemons=[daemon], export=str(export)), mod)
     text = export.read_text()
     assert text.startswith('-C\n') and ' -x 100 -y 10' in text and '--set 1000 120 50\n' in text

@@ -113,7 +113,7 @@ def test_partial_failure_reports_changed_applied_and_not_applied(h):
     # 0.0.0.0 passes the option checks (it is an address) but the kernel refuses it (EINVAL);
     # the writes after it in the batch still run.
     args = dict(WEB, scheduler='wrr', servers=[dict(rip='10.0.0.2', forward='masq'), dict(rip='0.0.0.0', forward='masq'),
-                                                dict(rip='10.0.0.3', forward='masq')])
+                                               dict(rip='10.0.0.3', forward='masq')])
     predicted = h.run(ipvs_service, args, check=True)
     assert predicted['changed'] and 'failed' not in predicted
     result = h.run(ipvs_service, args)
