@@ -77,10 +77,11 @@ class IpvsModule:
         and the result says which ones, and which failed."""
         client, self._client = self._client, None
         applied = list(client.applied) if client is not None else []
+        uncertain = client is not None and getattr(client, 'uncertain', False)
         if client is not None:
             client.close()
         error = kwargs.pop('error', None)
-        if applied:
+        if applied or uncertain:
             kwargs['changed'] = True
             kwargs['applied'] = [op.describe() for op in applied]
         if isinstance(error, ApplyError):

@@ -29,7 +29,7 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
     LocalAddress, Rates, Server, Service, Stats, Timeouts, service_text,
 )
 from ansible_collections.lvs.ipvs.plugins.module_utils._netlink import (
-    GenlSocket, Request, attr, attr_be16, attr_str, attr_u8, attr_u16, attr_u32, get_str,
+    CTRL_ATTR_FAMILY_NAME, CTRL_CMD_GETFAMILY, GENL_ID_CTRL, GenlSocket, Request, attr, attr_be16, attr_str, attr_u8, attr_u16, attr_u32, get_str,
     get_uint, nested, parse_attrs,
 )
 from ansible_collections.lvs.ipvs.plugins.module_utils._netns import entered
@@ -472,10 +472,15 @@ class IpvsClient:
     def __init__(self, netns=None, timeout=10.0, modprobe=_modprobe):
         self.netns = netns
         self.applied = []
+        self.uncertain = False  # a write batch broke off: some changes may have been made
         self.sock = None
         with entered(netns):
             self.sock = GenlSocket(FAMILY, CMD_GET_INFO, timeout=timeout)
         try:
+            # Since Linux 5.16 looking a family up by name loads its module: where
+            # loading is not allowed (check mode), ask the list of families first.
+            if modprobe is None and not self._family_listed():
+                raise NotLoaded(NOT_LOADED)
             found = self.sock.resolve()
             if not found and modprobe is None:
                 raise NotLoaded(NOT_LOADED)
@@ -487,6 +492,17 @@ class IpvsClient:
         if not found:
             self.close()
             raise IpvsError(NO_IPVS)
+
+    def _family_listed(self):
+        """Whether the IPVS family is registered, from a dump of all families (which loads nothing)."""
+        def name_of(buf, start, end):
+            a = parse_attrs(buf, start, end)
+            return get_str(buf, *a[CTRL_ATTR_FAMILY_NAME]) if CTRL_ATTR_FAMILY_NAME in a else None
+        reply = self.sock.run([Request(CTRL_CMD_GETFAMILY, dump=True, decode=name_of)], msg_type=GENL_ID_CTRL,
+                              barrier=False)[0]
+        if reply.error:
+            raise IpvsError("cannot list the generic netlink families: %s" % os.strerror(reply.error), errno=reply.error)
+        return FAMILY in reply.messages
 
     def close(self):
         if self.sock is not None:
@@ -607,7 +623,14 @@ class IpvsClient:
         """Run ops pipelined; return one IpvsError or None per op, in order."""
         if any(op.name in ('add-laddr', 'del-laddr') for op in ops) and not self.supports_laddr:
             raise IpvsError(NO_LADDR)
-        replies = self.sock.run([op.request for op in ops])
+        try:
+            replies = self.sock.run([op.request for op in ops])
+        except IpvsError as e:
+            # The exchange broke off: which of the changes the kernel carried out is unknown.
+            self.uncertain = True
+            e.message = ("%s; the kernel may have carried out some of the %d changes sent: read the table "
+                         "(lvs.ipvs.ipvs_info) before trying again" % (e, len(ops)))
+            raise
         errors = []
         for op, r in zip(ops, replies):
             if r.error:
@@ -684,6 +707,7 @@ class UnloadedIpvs:
     netns = None
     supports_laddr = False
     sock = None
+    uncertain = False
 
     def __init__(self, netns=None):
         self.netns = netns
