@@ -38,8 +38,12 @@ def ansible_playbook(playbook, *args):
                ANSIBLE_NOCOLOR='1', ANSIBLE_RETRY_FILES_ENABLED='0')
     cmd = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', 'localhost,', '-c', 'local',
            os.path.join(os.path.dirname(os.path.abspath(__file__)), 'playbooks', playbook)] + list(args)
-    return subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
-                          check=False)
+    try:
+        return subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                              check=False, timeout=900)
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError('ansible-playbook %s did not finish in 900 s; its output so far:\n%s'
+                             % (playbook, e.stdout.decode() if isinstance(e.stdout, bytes) else e.stdout))
 
 
 def sh(cmd, check=True, netns=None):
