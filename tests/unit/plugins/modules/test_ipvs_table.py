@@ -363,8 +363,9 @@ def make_daemon(role, **kw):
 def test_a_batch_that_breaks_off_is_reported_as_a_possible_change(monkeypatch, capsys):
     h = Harness(monkeypatch, capsys)
     fake = h.kernel(rcvbuf_limit=16384)  # the error replies of this batch overflow the socket's receive buffer
-    services = [dict(vip=vip(i), vport=80) for i in range(50)] + [dict(vip=vip(100 + i), vport=80, scheduler='nosuch')
-                                                                   for i in range(100)]
+    good = [dict(vip=vip(i), vport=80) for i in range(50)]
+    bad = [dict(vip=vip(100 + i), vport=80, scheduler='nosuch') for i in range(100)]
+    services = good + bad
     result = h.run(ipvs_table, dict(services=services))
     assert result['failed'] and result['changed'] is True, result
     assert 'the kernel may have carried out some of the' in result['msg'] and 'ipvs_info' in result['msg']
