@@ -29,8 +29,8 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
     LocalAddress, Rates, Server, Service, Stats, Timeouts, service_text,
 )
 from ansible_collections.lvs.ipvs.plugins.module_utils._netlink import (
-    CTRL_ATTR_FAMILY_NAME, CTRL_CMD_GETFAMILY, GENL_ID_CTRL, GenlSocket, Request, attr, attr_be16, attr_str, attr_u8, attr_u16, attr_u32, get_str,
-    get_uint, nested, parse_attrs,
+    CTRL_ATTR_FAMILY_NAME, CTRL_CMD_GETFAMILY, GENL_ID_CTRL, NLA_F_NESTED, NLA_TYPE_MASK, NLAHDR, GenlSocket, Request,
+    attr, attr_be16, attr_str, attr_u8, attr_u16, attr_u32, get_str, get_uint, nested, parse_attrs,
 )
 from ansible_collections.lvs.ipvs.plugins.module_utils._netns import entered
 
@@ -144,6 +144,23 @@ def encode_service_key(key):
     return parts
 
 
+_KEY_NEST = struct.Struct('=HH' + 'HHH2x' + 'HHH2x' + 'HH16s' + 'HHBB2x')
+_FWMARK_KEY_NEST = struct.Struct('=HH' + 'HHH2x' + 'HHI')
+_SERVICE_NEST = CMD_ATTR_SERVICE | NLA_F_NESTED
+
+
+def service_key_nest(key):
+    """nested(CMD_ATTR_SERVICE, *encode_service_key(key)), in one pack."""
+    family, protocol, vip, vport, fwmark = key
+    af = FAMILIES[family]
+    if fwmark:
+        return _FWMARK_KEY_NEST.pack(_FWMARK_KEY_NEST.size, _SERVICE_NEST, 6, SVC_ATTR_AF, af,
+                                     8, SVC_ATTR_FWMARK, fwmark)
+    return _KEY_NEST.pack(_KEY_NEST.size, _SERVICE_NEST, 6, SVC_ATTR_AF, af, 6, SVC_ATTR_PROTOCOL,
+                          PROTOCOLS[protocol], 20, SVC_ATTR_ADDR, socket.inet_pton(af, vip), 6, SVC_ATTR_PORT,
+                          vport >> 8, vport & 0xff)
+
+
 def encode_netmask(family, netmask):
     # IPv4: the mask's bytes as they are (be32); IPv6: the prefix length as a
     # plain u32 in that same field, as the kernel compares it with 128.
@@ -207,7 +224,28 @@ def encode_laddr(family, address):
 
 # ---------------------------------------------------------------- decoding
 
+_NEW = tuple.__new__
+_U32 = struct.Struct('=I')
+
+
+def _hdr(alen, atype):
+    """An attribute header (length, type) read as one host-order u32."""
+    return _U32.unpack(NLAHDR.pack(alen, atype))[0]
+
+
+# A STATS64 nest's payload when it has no PAD attributes (nla_put_u64_64bit adds
+# them only where the architecture needs 8-byte alignment): (header, u64) x 10.
+_STATS64 = struct.Struct('=' + 'IQ' * 10)
+_STATS64_SIZE = _STATS64.size
+_STATS64_HDRS = tuple(_hdr(12, i) for i in STATS_ATTRS)
+
+
 def decode_stats(buf, off, length):
+    """(Stats, Rates) of a STATS or STATS64 nest's payload."""
+    if length == _STATS64_SIZE:
+        t = _STATS64.unpack_from(buf, off)
+        if t[0::2] == _STATS64_HDRS:     # STATS64 without PAD attributes: one unpack
+            return _NEW(Stats, t[1:10:2]), _NEW(Rates, t[11::2])
     a = parse_attrs(buf, off, off + length)
     v = [get_uint(buf, *a[i]) if i in a else 0 for i in STATS_ATTRS]
     return Stats(*v[:5]), Rates(*v[5:])
@@ -284,6 +322,273 @@ def make_dest_decoder(service_af, with_stats=True):
                       get_uint(buf, *a[DEST_ATTR_ACTIVE_CONNS]), get_uint(buf, *a[DEST_ATTR_INACT_CONNS]),
                       get_uint(buf, *a[DEST_ATTR_PERSIST_CONNS]), stats, rates)
     return decode_dest
+
+
+# ---------------------------------------------------------------- fast decoding
+#
+# The kernel writes the attributes of a service or a real server always in the
+# same order (ip_vs_genl_fill_service / ip_vs_genl_fill_dest), and all but the
+# scheduler and persistence-engine names at fixed sizes. So one Struct that
+# includes the attribute headers unpacks a whole nest, and one comparison of the
+# headers read with the ones expected confirms the layout. What follows the
+# fixed part is STATS and STATS64; only their headers are looked at unless stats
+# are asked for. Anything else (another kernel, another order, a FULLNAT kernel,
+# PAD attributes in the stats) goes to the generic decoders above, which stay
+# the reference: the fast ones return exactly what they return, for any bytes.
+
+_NO_STATS = (None, None)
+
+# CMD_ATTR_DEST nest: header, then ADDR PORT FWD_METHOD WEIGHT TUN_TYPE TUN_PORT
+# TUN_FLAGS U_THRESH L_THRESH ACTIVE_CONNS INACT_CONNS PERSIST_CONNS ADDR_FAMILY
+# (120 bytes), then STATS and STATS64, whose headers the same unpack reads where
+# they are without PAD attributes (336 bytes in all). Ports come as their two bytes.
+_DEST_FORMAT = ('HH' + 'I16s' + 'IBB2x' + 'II' + 'Ii' + 'IB3x' + 'IBB2x' + 'IH2x' + 'II' + 'II' + 'II' + 'II' + 'II'
+                + 'IH2x' + 'HH88xHH')
+_DEST = struct.Struct('=' + _DEST_FORMAT)
+# The same, with the message's netlink header (length, type, seq) and genl header before it.
+_DEST_MSG = struct.Struct('=IH2xI4x' + '4x' + _DEST_FORMAT)
+_DEST_HDRS = (_hdr(20, DEST_ATTR_ADDR), _hdr(6, DEST_ATTR_PORT), _hdr(8, DEST_ATTR_FWD_METHOD),
+              _hdr(8, DEST_ATTR_WEIGHT), _hdr(5, DEST_ATTR_TUN_TYPE), _hdr(6, DEST_ATTR_TUN_PORT),
+              _hdr(6, DEST_ATTR_TUN_FLAGS), _hdr(8, DEST_ATTR_U_THRESH), _hdr(8, DEST_ATTR_L_THRESH),
+              _hdr(8, DEST_ATTR_ACTIVE_CONNS), _hdr(8, DEST_ATTR_INACT_CONNS), _hdr(8, DEST_ATTR_PERSIST_CONNS),
+              _hdr(6, DEST_ATTR_ADDR_FAMILY))
+_DEST_SIZE = 120                    # the fixed part
+_DEST_FULL = _DEST.size + _STATS64_SIZE
+_DEST_MSG_LEN = 20 + _DEST_FULL
+_DEST_READ = frozenset((DEST_ATTR_ADDR, DEST_ATTR_PORT, DEST_ATTR_FWD_METHOD, DEST_ATTR_WEIGHT, DEST_ATTR_U_THRESH,
+                        DEST_ATTR_L_THRESH, DEST_ATTR_ACTIVE_CONNS, DEST_ATTR_INACT_CONNS, DEST_ATTR_PERSIST_CONNS,
+                        DEST_ATTR_ADDR_FAMILY, DEST_ATTR_TUN_TYPE, DEST_ATTR_TUN_PORT, DEST_ATTR_TUN_FLAGS))
+
+# CMD_ATTR_SERVICE nest: header, AF, and the header of what follows: FWMARK, or
+# PROTOCOL ADDR PORT; then SCHED_NAME [PE_NAME] (strings), FLAGS TIMEOUT NETMASK,
+# then STATS and STATS64.
+_SVC_HEAD = struct.Struct('=HH' + 'IH2x' + 'I')
+_SVC_ADDR = struct.Struct('=H2x' + 'I16s' + 'IBB2x')
+_SVC_TAIL = struct.Struct('=III' + 'II' + 'I4s')
+_H_AF = _hdr(6, SVC_ATTR_AF)
+_H_PROTOCOL = _hdr(6, SVC_ATTR_PROTOCOL)
+_H_FWMARK = _hdr(8, SVC_ATTR_FWMARK)
+_SVC_ADDR_HDRS = (_hdr(20, SVC_ATTR_ADDR), _hdr(6, SVC_ATTR_PORT))
+_SVC_TAIL_HDRS = (_hdr(12, SVC_ATTR_FLAGS), _hdr(8, SVC_ATTR_TIMEOUT), _hdr(8, SVC_ATTR_NETMASK))
+_SVC_READ = frozenset((SVC_ATTR_AF, SVC_ATTR_PROTOCOL, SVC_ATTR_ADDR, SVC_ATTR_PORT, SVC_ATTR_FWMARK,
+                       SVC_ATTR_SCHED_NAME, SVC_ATTR_FLAGS, SVC_ATTR_TIMEOUT, SVC_ATTR_NETMASK, SVC_ATTR_PE_NAME))
+
+# STATS (u32 counters, u64 bytes: 92 bytes) then STATS64 (124 bytes), without
+# PAD attributes: the two nest headers, read in one unpack.
+_STATS_PAIR = struct.Struct('=HH88xHH')
+_STATS_PAIR_SIZE = 92 + 4 + _STATS64_SIZE
+_SVC_STATS_PAIR = (92, SVC_ATTR_STATS, 4 + _STATS64_SIZE, SVC_ATTR_STATS64)
+_DEST_STATS_PAIR = (92, DEST_ATTR_STATS, 4 + _STATS64_SIZE, DEST_ATTR_STATS64)
+
+_FORWARD_BY_BITS = tuple(FORWARD_NAMES.get(i, str(i)) for i in range(8))
+_TUNNEL = FORWARD['tun']
+_NTOP = socket.inet_ntop
+_AF_INET = socket.AF_INET
+_AF_INET6 = socket.AF_INET6
+_OCTETS = tuple(str(i) for i in range(256))     # '.'.join of these is inet_ntop(AF_INET), in half its time
+_NAMES = {}                         # scheduler / PE name bytes -> str
+_NETMASKS = {_AF_INET: {}, _AF_INET6: {}}
+
+
+def _other_tail(buf, pos, end, read, attr64, attr32, with_stats):
+    """(Stats, Rates), or (None, None) without stats, from the attributes that
+    follow a nest's fixed part in buf[pos:end] when they are not just STATS and
+    STATS64; None if one of them is of a type in `read` (the generic decoder
+    would take that one instead of the fixed part's)."""
+    p = pos
+    while p + 4 <= end:
+        alen, atype = NLAHDR.unpack_from(buf, p)
+        if alen < 4:
+            break
+        if atype & NLA_TYPE_MASK in read:
+            return None
+        p += (alen + 3) & ~3
+    if not with_stats:
+        return _NO_STATS
+    return _stats_of(buf, parse_attrs(buf, pos, end), attr64, attr32)
+
+
+def _name(buf, off, length):
+    raw = bytes(buf[off:off + length])
+    text = _NAMES.get(raw)
+    if text is None:
+        text = raw.split(b'\0', 1)[0].decode('ascii', 'replace')
+        if len(_NAMES) < 256:
+            _NAMES[raw] = text
+    return text
+
+
+def _netmask(af, raw):
+    cache = _NETMASKS[af]
+    text = cache.get(raw)
+    if text is None:
+        text = str(_U32.unpack(raw)[0]) if af == _AF_INET6 else socket.inet_ntoa(raw)
+        if len(cache) < 256:
+            cache[raw] = text
+    return text
+
+
+def make_fast_service_decoder(with_stats=True):
+    """decode_service() for the layout Linux writes, in a few unpacks."""
+    unpack_head = _SVC_HEAD.unpack_from
+    unpack_addr = _SVC_ADDR.unpack_from
+    unpack_tail = _SVC_TAIL.unpack_from
+    unpack_pair = _STATS_PAIR.unpack_from
+    unpack_attr = NLAHDR.unpack_from
+    unpack_u32 = _U32.unpack_from
+    protocols = PROTOCOL_NAMES
+
+    def decode_service_fast(buf, start, end):
+        if end - start < 16:
+            return decode_service(buf, start, end, with_stats)
+        nlen, ntype, afh, af, nexth = unpack_head(buf, start)
+        if ntype != CMD_ATTR_SERVICE or start + nlen != end or afh != _H_AF or af not in _NETMASKS:
+            return decode_service(buf, start, end, with_stats)
+        p = start + 16
+        if nexth == _H_PROTOCOL and p + 32 <= end:
+            proto, addrh, addr, porth, hi, lo = unpack_addr(buf, p)
+            if (addrh, porth) != _SVC_ADDR_HDRS:
+                return decode_service(buf, start, end, with_stats)
+            protocol = protocols.get(proto) or str(proto)
+            if af == _AF_INET:
+                vip = '.'.join((_OCTETS[addr[0]], _OCTETS[addr[1]], _OCTETS[addr[2]], _OCTETS[addr[3]]))
+            else:
+                vip = _NTOP(_AF_INET6, addr)
+            vport = (hi << 8) | lo
+            fwmark = None
+            p += 32
+        elif nexth == _H_FWMARK and p + 4 <= end:
+            fwmark = unpack_u32(buf, p)[0]
+            if not fwmark:
+                return decode_service(buf, start, end, with_stats)
+            vip = protocol = vport = None
+            p += 4
+        else:
+            return decode_service(buf, start, end, with_stats)
+        if p + 4 > end:
+            return decode_service(buf, start, end, with_stats)
+        alen, atype = unpack_attr(buf, p)
+        q = p + ((alen + 3) & ~3)
+        if atype != SVC_ATTR_SCHED_NAME or alen < 4 or q > end:
+            return decode_service(buf, start, end, with_stats)
+        scheduler = _name(buf, p + 4, alen - 4)
+        p = q
+        pe = None
+        if p + 4 <= end:
+            alen, atype = unpack_attr(buf, p)
+            q = p + ((alen + 3) & ~3)
+            if atype == SVC_ATTR_PE_NAME and alen >= 4 and q <= end:
+                pe = _name(buf, p + 4, alen - 4) or None
+                p = q
+        if p + 28 > end:
+            return decode_service(buf, start, end, with_stats)
+        flagsh, flags, _mask, timeouth, timeout, netmaskh, netmask = unpack_tail(buf, p)
+        if (flagsh, timeouth, netmaskh) != _SVC_TAIL_HDRS:
+            return decode_service(buf, start, end, with_stats)
+        p += 28
+        if end - p == _STATS_PAIR_SIZE and unpack_pair(buf, p) == _SVC_STATS_PAIR:
+            stats = decode_stats(buf, p + 96, _STATS64_SIZE) if with_stats else _NO_STATS
+        else:
+            stats = _other_tail(buf, p, end, _SVC_READ, SVC_ATTR_STATS64, SVC_ATTR_STATS, with_stats)
+            if stats is None:
+                return decode_service(buf, start, end, with_stats)
+        return _NEW(Service, (FAMILY_NAMES[af], protocol, vip, vport, fwmark, scheduler, flags & F_USER_MASK,
+                              timeout, _netmask(af, netmask), pe) + stats)
+    return decode_service_fast
+
+
+def make_fast_dest_decoder(service_af, with_stats=True):
+    """make_dest_decoder()'s decoder for the layout Linux writes, in one
+    unpack (two with stats)."""
+    slow = make_dest_decoder(service_af, with_stats)
+    unpack = _DEST.unpack_from
+    forwards = _FORWARD_BY_BITS
+    ipv4 = FAMILY_NAMES[_AF_INET]
+    ipv6 = FAMILY_NAMES[_AF_INET6]
+    octets = _OCTETS
+    join = '.'.join
+
+    def decode_dest_fast(buf, start, end):
+        if end - start < _DEST_FULL:
+            return slow(buf, start, end)
+        (nlen, ntype, addrh, addr, porth, hi, lo, fwdh, fwd, weighth, weight, tunh, tun_type, tunporth,
+         tun_hi, tun_lo, tunflagsh, tun_flags, uh, u_threshold, lh, l_threshold, activeh, active,
+         inacth, inact, persisth, persist, afh, af, len32, type32, len64, type64) = unpack(buf, start)
+        if (ntype != CMD_ATTR_DEST or start + nlen != end
+                or (addrh, porth, fwdh, weighth, tunh, tunporth, tunflagsh, uh, lh, activeh, inacth, persisth,
+                    afh) != _DEST_HDRS):
+            return slow(buf, start, end)
+        if af == _AF_INET:
+            rip = join((octets[addr[0]], octets[addr[1]], octets[addr[2]], octets[addr[3]]))
+            family = ipv4
+        elif af == _AF_INET6:
+            rip = _NTOP(_AF_INET6, addr)
+            family = ipv6
+        else:
+            return slow(buf, start, end)
+        if (len32, type32, len64, type64) == _DEST_STATS_PAIR and nlen == _DEST_FULL:
+            stats, rates = decode_stats(buf, start + _DEST_FULL - _STATS64_SIZE, _STATS64_SIZE) if with_stats else _NO_STATS
+        else:
+            tail = _other_tail(buf, start + _DEST_SIZE, end, _DEST_READ, DEST_ATTR_STATS64, DEST_ATTR_STATS, with_stats)
+            if tail is None:
+                return slow(buf, start, end)
+            stats, rates = tail
+        fwd &= 7
+        if fwd == _TUNNEL:
+            tt = TUN_TYPE_NAMES.get(tun_type)
+            tp = (tun_hi << 8) | tun_lo if tt == 'gue' else None
+            tc = TUN_CSUM_NAMES.get(tun_flags, 'nocsum') if tt in ('gue', 'gre') else None
+        else:
+            tt = tp = tc = None
+        return _NEW(Server, (rip, (hi << 8) | lo, family, forwards[fwd], weight, u_threshold, l_threshold,
+                             tt, tp, tc, active, inact, persist, stats, rates))
+
+    unpack_msg = _DEST_MSG.unpack_from
+    layout = (_DEST_FULL, CMD_ATTR_DEST) + _DEST_HDRS + _DEST_STATS_PAIR
+
+    def decode_dests_fast(buf, n, seq, family_id, out):
+        """What decode_dest_fast() makes of the messages of dump `seq` at the
+        start of a datagram of n bytes, appended to `out`, for as long as they
+        have the layout: each in one unpack that includes its netlink header.
+        Returns where the first other message starts."""
+        pos = 0
+        expect = (_DEST_MSG_LEN, family_id, seq) + layout
+        append = out.append
+        while pos + _DEST_MSG_LEN <= n:
+            (mlen, mtype, mseq, nlen, ntype, addrh, addr, porth, hi, lo, fwdh, fwd, weighth, weight, tunh, tun_type,
+             tunporth, tun_hi, tun_lo, tunflagsh, tun_flags, uh, u_threshold, lh, l_threshold, activeh, active,
+             inacth, inact, persisth, persist, afh, af, len32, type32, len64, type64) = unpack_msg(buf, pos)
+            if (mlen, mtype, mseq, nlen, ntype, addrh, porth, fwdh, weighth, tunh, tunporth, tunflagsh, uh, lh,
+                    activeh, inacth, persisth, afh, len32, type32, len64, type64) != expect:
+                break
+            if af == _AF_INET:
+                rip = join((octets[addr[0]], octets[addr[1]], octets[addr[2]], octets[addr[3]]))
+                family = ipv4
+            elif af == _AF_INET6:
+                rip = _NTOP(_AF_INET6, addr)
+                family = ipv6
+            else:
+                break
+            stats, rates = decode_stats(buf, pos + _DEST_MSG_LEN - _STATS64_SIZE, _STATS64_SIZE) if with_stats else _NO_STATS
+            fwd &= 7
+            if fwd == _TUNNEL:
+                tt = TUN_TYPE_NAMES.get(tun_type)
+                tp = (tun_hi << 8) | tun_lo if tt == 'gue' else None
+                tc = TUN_CSUM_NAMES.get(tun_flags, 'nocsum') if tt in ('gue', 'gre') else None
+            else:
+                tt = tp = tc = None
+            append(_NEW(Server, (rip, (hi << 8) | lo, family, forwards[fwd], weight, u_threshold, l_threshold,
+                                 tt, tp, tc, active, inact, persist, stats, rates)))
+            pos += _DEST_MSG_LEN
+        return pos
+
+    decode_dest_fast.many = decode_dests_fast
+    return decode_dest_fast
+
+
+_SERVICE_DECODERS = {True: make_fast_service_decoder(True), False: make_fast_service_decoder(False)}
+_DEST_DECODERS = dict(((af, with_stats), make_fast_dest_decoder(af, with_stats))
+                      for af in (socket.AF_INET, socket.AF_INET6) for with_stats in (True, False))
 
 
 def decode_daemon(buf, start, end):
@@ -537,14 +842,16 @@ class IpvsClient:
         return self._one(Request(CMD_GET_DAEMON, dump=True, decode=decode_daemon), subject='sync daemons')
 
     def services(self, with_stats=True):
-        return self._one(Request(CMD_GET_SERVICE, dump=True,
-                                 decode=lambda b, s, e: decode_service(b, s, e, with_stats)),
-                         subject='virtual services')
+        results, errors = self.sock.dumps(CMD_GET_SERVICE, (b'',), (_SERVICE_DECODERS[bool(with_stats)],))
+        if errors:
+            err, ext_msg = errors[0]
+            raise explain(err, 'get', 'virtual services', netlink_msg=ext_msg)
+        return results[0]
 
     def service(self, key, with_stats=True):
         """The service named by key, or None."""
-        reply = self.sock.run([Request(CMD_GET_SERVICE, nested(CMD_ATTR_SERVICE, *encode_service_key(key)),
-                                       decode=lambda b, s, e: decode_service(b, s, e, with_stats))])[0]
+        reply = self.sock.run([Request(CMD_GET_SERVICE, service_key_nest(key),
+                                       decode=_SERVICE_DECODERS[bool(with_stats)])])[0]
         if reply.error in (errno.ESRCH, errno.ENOENT):
             return None
         if reply.error:
@@ -557,25 +864,39 @@ class IpvsClient:
         run) is left out: the kernel answers its dump as empty, so the services
         that came back empty are asked for once more, all in one datagram."""
         keys = list(keys)
-        reqs = [Request(CMD_GET_DEST, nested(CMD_ATTR_SERVICE, *encode_service_key(k)), dump=True,
-                        decode=make_dest_decoder(FAMILIES[k[0]], with_stats)) for k in keys]
         out = {}
-        for k, reply in zip(keys, self.sock.run(reqs, barrier=False)):
-            if reply.error in (errno.ESRCH, errno.ENOENT):
-                continue
-            if reply.error:
-                raise explain(reply.error, 'get', 'real servers', service=service_text(k), netlink_msg=reply.ext_msg)
-            out[k] = reply.messages
-        empty = [k for k, servers in out.items() if not servers]
+        for k, servers in zip(keys, self._servers_lists(keys, with_stats)):
+            if servers is not None:
+                out[k] = servers
+        return out
+
+    def _servers_lists(self, keys, with_stats):
+        """servers_of() as a list in the order of keys: None for a service
+        that does not exist (any more)."""
+        with_stats = bool(with_stats)
+        by_family = dict((family, _DEST_DECODERS[af, with_stats]) for family, af in FAMILIES.items())
+        results, errors = self.sock.dumps(CMD_GET_DEST, [service_key_nest(k) for k in keys],
+                                          [by_family[k[0]] for k in keys])
+        if errors:
+            for i, k in enumerate(keys):
+                err, ext_msg = errors.get(i, (0, None))
+                if err in (errno.ESRCH, errno.ENOENT):
+                    results[i] = None
+                elif err:
+                    raise explain(err, 'get', 'real servers', service=service_text(k), netlink_msg=ext_msg)
+        empty = {}
+        for i, servers in enumerate(results):
+            if servers is not None and not servers:
+                empty.setdefault(keys[i], []).append(i)
         if empty:
-            probes = [Request(CMD_GET_SERVICE, nested(CMD_ATTR_SERVICE, *encode_service_key(k)),
-                              decode=lambda b, s, e: True) for k in empty]
-            for k, reply in zip(empty, self.sock.run(probes)):
+            probes = [Request(CMD_GET_SERVICE, service_key_nest(k), decode=lambda b, s, e: True) for k in empty]
+            for (k, where), reply in zip(empty.items(), self.sock.run(probes)):
                 if reply.error in (errno.ESRCH, errno.ENOENT):
-                    del out[k]
+                    for i in where:
+                        results[i] = None
                 elif reply.error:
                     raise explain(reply.error, 'get', 'virtual service ' + service_text(k), netlink_msg=reply.ext_msg)
-        return out
+        return results
 
     def servers(self, key, with_stats=True):
         """Real servers of one service; None when the service does not exist."""
@@ -585,8 +906,9 @@ class IpvsClient:
         """[(Service, [Server])] for the whole namespace, in kernel order;
         services deleted while it is read are left out."""
         services = self.services(with_stats)
-        dests = self.servers_of([s.key for s in services], with_stats)
-        return [(s, dests[s.key]) for s in services if s.key in dests]
+        keys = [s[:5] for s in services]    # s.key, without a property call each
+        dests = self.servers_of(keys, with_stats)
+        return [(s, dests[k]) for s, k in zip(services, keys) if k in dests]
 
     def laddrs(self, key):
         if not self.supports_laddr:

@@ -15,12 +15,14 @@ own error message.
 
 Dumps cannot be pipelined that way: a socket holds one dump at a time, and the
 kernel finishes a dump only when its first reply has been read (until then any
-further dump request gets EBUSY). So each dump goes out on its own.
+further dump request gets EBUSY). So each dump goes out on its own; dumps()
+sends many dumps of one command that way with little Python around each.
 """
 
 from __future__ import absolute_import, division, print_function
 
 import errno
+import gc
 import os
 import socket
 import struct
@@ -72,6 +74,7 @@ ATTR_BE16 = struct.Struct('=HH2s2x')
 _I32 = struct.Struct('=i')
 _U16 = struct.Struct('=H')
 _U32 = struct.Struct('=I')
+_TIMEVAL = struct.Struct('@ll')          # struct timeval of SO_RCVTIMEO / SO_SNDTIMEO
 
 RECV_SIZE = 1 << 20
 # Receive-queue accounting is by skb truesize, not payload: an error reply to a
@@ -79,6 +82,7 @@ RECV_SIZE = 1 << 20
 COST_WRITE = 1 << 10
 MIN_BUDGET = 1 << 16
 MAX_BATCH_BYTES = 1 << 19
+PAUSE_GC = True         # dumps() holds the cyclic garbage collector while it decodes
 
 
 # ---------------------------------------------------------------- attributes
@@ -197,6 +201,8 @@ class GenlSocket:
     """A generic netlink socket speaking to one family."""
 
     requests = 0  # requests sent so far, barriers not counted
+    datagrams = 0  # datagrams sent so far
+    busy = 0      # dump requests the kernel refused with EBUSY (and that were sent again)
 
     def __init__(self, family_name, barrier_cmd, timeout=10.0, rcvbuf=32 << 20, sndbuf=4 << 20):
         self.family_name = family_name
@@ -212,7 +218,7 @@ class GenlSocket:
                 except OSError:
                     pass  # old kernels: errors then carry the whole request, still parsed fine
             self.sock.bind((0, 0))
-            self.sock.settimeout(timeout)
+            self._set_timeout(timeout)
             self.port_id = self.sock.getsockname()[0]
         except OSError as e:
             self.close()
@@ -233,6 +239,24 @@ class GenlSocket:
         # The kernel reports double the usable size.
         self.rcvbuf = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) // 2
         self.sndbuf = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) // 2
+
+    def _set_timeout(self, timeout):
+        """Time out sends and receives in the kernel (SO_SNDTIMEO, SO_RCVTIMEO) on
+        a blocking socket: Python's own timeout would poll() before every send
+        and every recv, doubling the system calls of a dump. Where the kernel's
+        timeouts cannot be set, Python's."""
+        if timeout is not None and timeout > 0:
+            tv = _TIMEVAL.pack(int(timeout), int(timeout % 1 * 1000000))
+            try:
+                for opt in (socket.SO_SNDTIMEO, socket.SO_RCVTIMEO):
+                    self.sock.setsockopt(socket.SOL_SOCKET, opt, tv)
+                got = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, len(tv))
+                if isinstance(got, bytes) and len(got) == len(tv) and any(_TIMEVAL.unpack(got)):
+                    self.sock.settimeout(None)
+                    return
+            except (AttributeError, OSError, TypeError, ValueError, struct.error):
+                pass
+        self.sock.settimeout(timeout)
 
     def close(self):
         if self.sock is not None:
@@ -353,11 +377,115 @@ class GenlSocket:
             parts.append(pack(20, msg_type, NLM_F_REQUEST | NLM_F_ACK, last_seq, 0,
                               self.barrier_cmd, self.version, 0))
         self.requests += len(chunk)
+        self.datagrams += 1
         try:
             self.sock.sendall(b''.join(parts))
         except OSError as e:
             raise IpvsError("sending to the kernel failed: %s" % e.strerror, errno=e.errno)
         return self._collect(requests, pending, dumps, replies, last_seq)
+
+    def _recv_error(self, e):
+        """The IpvsError for an OSError of recv(): a timeout is EAGAIN with the
+        kernel's timeout, socket.timeout with Python's."""
+        if isinstance(e, socket.timeout) or e.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
+            return IpvsError("the kernel did not answer within %.0f seconds" % self.timeout)
+        if e.errno == errno.ENOBUFS:
+            return IpvsError("the kernel's replies overflowed the socket's receive buffer "
+                             "(%d bytes); some results were lost" % self.rcvbuf, errno=e.errno)
+        return IpvsError("receiving from the kernel failed: %s" % e.strerror, errno=e.errno)
+
+    def dumps(self, cmd, bodies, decoders):
+        """One dump of `cmd` per body, back to back: what run() does for a list
+        of dump requests, without its per-request objects.
+
+        `decoders[i]` decodes the messages of dump i. One that has a `many`
+        attribute, many(buf, n, seq, family_id, out), is first handed each
+        datagram of n bytes: it appends what it makes of the messages of dump
+        `seq` at its start to `out`, and returns where it stopped; the rest of
+        the datagram is read message by message. Returns (results, errors):
+        results[i] is the list of decoded messages of dump i, errors maps i to
+        (errno, extended-ack text) for the dumps the kernel refused. A dump
+        refused with EBUSY is sent again. Each dump costs one send and two
+        receives (the kernel puts NLMSG_DONE in a datagram of its own).
+        """
+        sock = self.sock
+        if sock is None:
+            raise IpvsError("the netlink socket was closed after an earlier error")
+        buf = self.buf
+        recv_into = sock.recv_into
+        sendall = sock.sendall
+        unpack_hdr = NLMSGHDR.unpack_from
+        head = MSGHDR.pack
+        fam = self.family_id
+        version = self.version
+        flags = NLM_F_REQUEST | NLM_F_DUMP
+        ebusy = errno.EBUSY
+        seq = self.seq
+        sent = 0
+        results = []
+        errors = {}
+        # What is decoded here is many small acyclic objects: the cyclic garbage
+        # collector, which would run every few hundred of them and walk all
+        # older objects now and then, has nothing to find among them.
+        paused = PAUSE_GC and gc.isenabled()
+        if paused:
+            gc.disable()
+        try:
+            for i, (body, decode) in enumerate(zip(bodies, decoders)):
+                many = getattr(decode, 'many', None)
+                refused = 0
+                while True:
+                    seq = (seq + 1) & 0xffffffff or 1
+                    sent += 1
+                    try:
+                        sendall(head(20 + len(body), fam, flags, seq, 0, cmd, version, 0) + body)
+                    except OSError as e:
+                        raise IpvsError("sending to the kernel failed: %s" % e.strerror, errno=e.errno)
+                    msgs = []
+                    err = None      # None: the dump is still running
+                    while err is None:
+                        try:
+                            n = recv_into(buf)
+                        except OSError as e:
+                            raise self._recv_error(e)
+                        pos = many(buf, n, seq, fam, msgs) if many is not None else 0
+                        while pos + 16 <= n:
+                            mlen, mtype, mflags, mseq, _pid = unpack_hdr(buf, pos)
+                            if mlen < 16 or pos + mlen > n:
+                                raise IpvsError("malformed netlink message from the kernel")
+                            if mseq == seq and err is None:
+                                if mtype == fam:
+                                    msgs.append(decode(buf, pos + 20, pos + mlen))
+                                elif mtype == NLMSG_DONE:
+                                    err = -_I32.unpack_from(buf, pos + 16)[0] if mlen >= 20 else 0
+                                    if err:
+                                        errors[i] = (err, None)
+                                elif mtype == NLMSG_ERROR:
+                                    err = -_I32.unpack_from(buf, pos + 16)[0]
+                                    if err and err != ebusy:
+                                        errors[i] = (err, _ext_ack_msg(buf, pos, mflags, pos + mlen))
+                                elif mtype == NLMSG_OVERRUN:
+                                    raise IpvsError("netlink reported a data overrun")
+                                elif mtype != NLMSG_NOOP:
+                                    msgs.append(decode(buf, pos + 20, pos + mlen))
+                            pos += (mlen + 3) & ~3
+                    if err != ebusy:
+                        break
+                    self.busy += 1
+                    refused += 1
+                    if refused > 2:
+                        raise IpvsError("the kernel kept refusing netlink dump requests as busy")
+                results.append(msgs)
+        except BaseException:
+            self.close()   # as in run(): a socket that failed mid-exchange is not reused
+            raise
+        finally:
+            self.seq = seq
+            self.requests += sent
+            self.datagrams += sent
+            if paused:
+                gc.enable()
+        return results, errors
 
     def _collect(self, requests, pending, dumps, replies, last_seq):
         """Read until every request of the datagram is answered."""
@@ -370,13 +498,8 @@ class GenlSocket:
         while open_dumps or waiting_barrier or (open_writes and last_seq is None):
             try:
                 n = self.sock.recv_into(buf)
-            except socket.timeout:
-                raise IpvsError("the kernel did not answer within %.0f seconds" % self.timeout)
             except OSError as e:
-                if e.errno == errno.ENOBUFS:
-                    raise IpvsError("the kernel's replies overflowed the socket's receive buffer "
-                                    "(%d bytes); some results were lost" % self.rcvbuf, errno=e.errno)
-                raise IpvsError("receiving from the kernel failed: %s" % e.strerror, errno=e.errno)
+                raise self._recv_error(e)
             pos = 0
             while pos + 16 <= n:
                 mlen, mtype, mflags, seq, _pid = unpack_hdr(buf, pos)
@@ -396,6 +519,7 @@ class GenlSocket:
                         err = -_I32.unpack_from(buf, pos + 16)[0]
                         if err == errno.EBUSY and seq in open_dumps:
                             busy.append(i)
+                            self.busy += 1
                         elif err:
                             reply.error = err
                             reply.ext_msg = _ext_ack_msg(buf, pos, mflags, end)

@@ -311,3 +311,79 @@ def test_pyroute2_reads_our_dest():
     assert dest.get_attr('IPVS_DEST_ATTR_WEIGHT') == 3
     assert dest.get_attr('IPVS_DEST_ATTR_U_THRESH') == 70000
     assert dest.get_attr('IPVS_DEST_ATTR_ADDR_FAMILY') == socket.AF_INET
+
+
+# ---------------------------------------------------------------- the fixed layouts the fast decoders expect
+
+def _stats_pair(values):
+    """STATS then STATS64 as Linux 6.1 writes them on x86-64 (no PAD attributes)."""
+    s32 = b''.join((nl.attr_u64 if i in (4, 5) else nl.attr_u32)(i, v) for i, v in enumerate(values, 1))
+    s64 = b''.join(nl.attr_u64(i, v) for i, v in enumerate(values, 1))
+    return h('5c00 0a00') + s32 + h('7c00 0c00') + s64
+
+
+KERNEL_DEST = (h('5001 0200')                                        # CMD_ATTR_DEST, 336 bytes, no nest flag
+               + h('1400 0100 0a000002') + b'\0' * 12               # ADDR 10.0.0.2
+               + h('0600 0200 1f90 0000')                           # PORT 8080
+               + h('0800 0300 02000000')                            # FWD_METHOD tunnel
+               + h('0800 0400 03000000')                            # WEIGHT 3
+               + h('0500 0d00 01 000000')                           # TUN_TYPE gue
+               + h('0600 0e00 17c0 0000')                           # TUN_PORT 6080
+               + h('0600 0f00 0100 0000')                           # TUN_FLAGS csum
+               + h('0800 0500 70110100')                            # U_THRESH 70000
+               + h('0800 0600 05000000')                            # L_THRESH 5
+               + h('0800 0700 01000000')                            # ACTIVE_CONNS
+               + h('0800 0800 02000000')                            # INACT_CONNS
+               + h('0800 0900 00000000')                            # PERSIST_CONNS
+               + h('0600 0b00 0200 0000')                           # ADDR_FAMILY AF_INET
+               + _stats_pair([1, 2, 3, 1 << 40, 5, 6, 7, 8, 9, 10]))
+
+KERNEL_SERVICE = (h('3401 0100')                                     # CMD_ATTR_SERVICE, 92 + 216 bytes
+                  + h('0600 0100 0200 0000')                        # AF
+                  + h('0600 0200 0600 0000')                        # PROTOCOL TCP
+                  + h('1400 0300 c000020a') + b'\0' * 12            # ADDR 192.0.2.10
+                  + h('0600 0400 0050 0000')                        # PORT 80
+                  + h('0800 0600 77727200')                         # SCHED_NAME "wrr"
+                  + h('0800 0b00 73697000')                         # PE_NAME "sip"
+                  + h('0c00 0700 03000000 ffffffff')                # FLAGS persistent|hashed, mask ~0
+                  + h('0800 0800 68010000')                         # TIMEOUT 360
+                  + h('0800 0900 ffffff00')                         # NETMASK 255.255.255.0
+                  + _stats_pair([11, 12, 13, 14, 15, 16, 17, 18, 19, 20]))
+
+
+def test_fast_decoders_read_the_kernels_layout():
+    assert len(KERNEL_DEST) == 336 and len(KERNEL_SERVICE) == 308
+    for with_stats in (True, False):
+        srv = ipvs.make_fast_dest_decoder(socket.AF_INET, with_stats)(KERNEL_DEST, 0, len(KERNEL_DEST))
+        assert srv == ipvs.make_dest_decoder(socket.AF_INET, with_stats)(KERNEL_DEST, 0, len(KERNEL_DEST))
+        assert srv.config() == ('10.0.0.2', 8080, 'ipv4', 'tun', 3, 70000, 5, 'gue', 6080, 'csum')
+        assert (srv.active_conns, srv.inactive_conns, srv.persist_conns) == (1, 2, 0)
+        svc = ipvs.make_fast_service_decoder(with_stats)(KERNEL_SERVICE, 0, len(KERNEL_SERVICE))
+        assert svc == ipvs.decode_service(KERNEL_SERVICE, 0, len(KERNEL_SERVICE), with_stats)
+        assert svc.config() == ('ipv4', 'tcp', '192.0.2.10', 80, None, 'wrr', F_PERSISTENT, 360, '255.255.255.0', 'sip')
+        if with_stats:
+            assert tuple(srv.stats) + tuple(srv.rates) == (1, 2, 3, 1 << 40, 5, 6, 7, 8, 9, 10)
+            assert tuple(svc.stats) + tuple(svc.rates) == tuple(range(11, 21))
+        else:
+            assert srv.stats is srv.rates is svc.stats is svc.rates is None
+
+
+def test_the_fixed_layouts_are_what_the_fake_kernel_sends():
+    """tests/fake_kernel.py was checked byte for byte against the VM's kernel."""
+    import os
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
+    from fake_kernel import FakeKernel  # pylint: disable=import-outside-toplevel
+    fake = FakeKernel()
+    svc = make_service('ipv4', 'tcp', '192.0.2.10', 80, scheduler='wrr', flags=F_PERSISTENT, timeout=360,
+                       netmask='255.255.255.0', pe='sip')
+    srv = make_server('10.0.0.2', 8080, forward='tun', weight=3, u_threshold=70000, l_threshold=5, tun_type='gue',
+                      tun_port=6080, tun_csum='csum')
+    fake.load([(svc, [srv])])
+    fake.add_traffic(svc.key, srv, conns=1, inpkts=2, outpkts=3, inbytes=1 << 40, outbytes=5, rates=(6, 7, 8, 9, 10),
+                     active=1, inactive=2, persist=0)
+    kernel_svc = fake._service_order()[0]
+    dest = kernel_svc.dests[0].encode()
+    assert dest == KERNEL_DEST
+    service = kernel_svc.encode(fake.hz)
+    assert len(service) == len(KERNEL_SERVICE) and service[:92] == KERNEL_SERVICE[:92]
+    assert service[92:96] == KERNEL_SERVICE[92:96] and service[184:188] == KERNEL_SERVICE[184:188]

@@ -123,7 +123,7 @@ def test_dumps_go_one_at_a_time_collect_multipart_replies_and_busy_ones_are_retr
     replies = s.run([nl.Request(8, b'AAAA', dump=True, decode=decode),
                      nl.Request(8, b'BBBB', dump=True, decode=decode)], barrier=False)
     assert [r.messages for r in replies] == [['AAAA', 'AAAA'], ['BBBB', 'BBBB']]
-    assert calls == [b'AAAA', b'BBBB', b'BBBB']
+    assert calls == [b'AAAA', b'BBBB', b'BBBB'] and (s.requests, s.datagrams, s.busy) == (3, 3, 1)
     # One dump per datagram: the kernel refuses a second dump while one is unread.
     assert [len(d) for d in k.sent] == [1, 1, 1]
 
@@ -168,3 +168,148 @@ def test_sequence_numbers_tie_replies_to_requests():
     assert [r.messages for r in replies] == [[b'one!'], [b'two!']]
     seqs = [r[2] for r in k.sent[0]]
     assert len(set(seqs)) == 2
+
+
+# ---------------------------------------------------------------- dumps(): many dumps of one command
+
+def _dump_handler(replies):
+    """Answer each dump request with replies[body](seq): a list of datagrams."""
+    def handler(cmd, body, seq, flags):
+        assert cmd == 8 and flags & nl.NLM_F_DUMP == nl.NLM_F_DUMP and not flags & nl.NLM_F_ACK
+        return replies[body](seq)
+    return handler
+
+
+def _texts(buf, start, end):
+    return nl.get_str(buf, *nl.parse_attrs(buf, start, end)[1])
+
+
+def _data(seq, *texts):
+    return b''.join(msg(FAMILY_ID, nl.NLM_F_MULTI, seq, b'\x05\x01\x00\x00' + nl.attr_str(1, t)) for t in texts)
+
+
+def _done(seq, err=0):
+    return msg(nl.NLMSG_DONE, nl.NLM_F_MULTI, seq, struct.pack('=i', -err))
+
+
+def test_dumps_one_per_datagram_back_to_back_with_multipart_replies():
+    k = FakeKernel(_dump_handler({
+        b'AAAA': lambda seq: [_data(seq, 'a1', 'a2'), _data(seq, 'a3'), _done(seq)],
+        b'BBBB': lambda seq: [_done(seq)],
+        b'CCCC': lambda seq: [_data(seq - 1, 'stale') + _data(seq, 'c1') + _done(seq)],   # all in one datagram
+    }))
+    s = make_socket(k)
+    results, errors = s.dumps(8, [b'AAAA', b'BBBB', b'CCCC'], [_texts] * 3)
+    assert results == [['a1', 'a2', 'a3'], [], ['c1']] and errors == {}
+    assert [len(d) for d in k.sent] == [1, 1, 1]
+    assert [d[0][4] for d in k.sent] == [b'AAAA', b'BBBB', b'CCCC']
+    assert (s.requests, s.datagrams, s.busy) == (3, 3, 0) and s.sock is k and not k.closed
+
+
+def test_dumps_report_errors_per_dump_and_go_on():
+    k = FakeKernel(_dump_handler({
+        b'AAAA': lambda seq: [ack(seq, errno.EPERM, 'not allowed')],
+        b'BBBB': lambda seq: [_data(seq, 'b1'), _done(seq, errno.EINTR)],
+        b'CCCC': lambda seq: [_data(seq, 'c1'), _done(seq)],
+    }))
+    s = make_socket(k)
+    results, errors = s.dumps(8, [b'AAAA', b'BBBB', b'CCCC'], [_texts] * 3)
+    assert errors == {0: (errno.EPERM, 'not allowed'), 1: (errno.EINTR, None)}
+    assert results[2] == ['c1'] and s.sock is k
+
+
+def test_dumps_send_a_busy_one_again_and_give_up_if_it_stays_busy():
+    calls = []
+
+    def busy_once(seq):
+        calls.append(seq)
+        return [ack(seq, errno.EBUSY)] if len(calls) == 1 else [_data(seq, 'x'), _done(seq)]
+    k = FakeKernel(_dump_handler({b'AAAA': busy_once}))
+    s = make_socket(k)
+    assert s.dumps(8, [b'AAAA'], [_texts]) == ([['x']], {})
+    assert len(calls) == 2 and calls[0] != calls[1] and (s.requests, s.datagrams, s.busy) == (2, 2, 1)
+    k = FakeKernel(_dump_handler({b'AAAA': lambda seq: [ack(seq, errno.EBUSY)]}))
+    s = make_socket(k)
+    with pytest.raises(IpvsError, match='busy'):
+        s.dumps(8, [b'AAAA'], [_texts])
+    assert s.sock is None and k.closed
+
+
+@pytest.mark.parametrize('fault, message', [
+    ('silence', 'did not answer'),
+    ('enobufs', 'overflowed'),
+    ('malformed', 'malformed'),
+    ('overrun', 'overrun'),
+    ('decoder', 'boom'),
+])
+def test_dumps_close_the_socket_on_any_failure(fault, message):
+    def reply(seq):
+        if fault == 'silence':
+            return []
+        if fault == 'malformed':
+            return [struct.pack('=IHHII', 400, FAMILY_ID, 0, seq, 0) + b'\0' * 20]
+        if fault == 'overrun':
+            return [msg(nl.NLMSG_OVERRUN, 0, seq, b'')]
+        return [_data(seq, 'x'), _done(seq)]
+    k = FakeKernel(_dump_handler({b'AAAA': reply}))
+    if fault == 'enobufs':
+        k.recv_error = OSError(errno.ENOBUFS, 'No buffer space available')
+    s = make_socket(k)
+
+    def decoder(buf, start, end):
+        raise ValueError('boom')
+    with pytest.raises((IpvsError, ValueError), match=message):
+        s.dumps(8, [b'AAAA'], [decoder if fault == 'decoder' else _texts])
+    assert s.sock is None and k.closed
+    with pytest.raises(IpvsError, match='closed after an earlier error'):
+        s.dumps(8, [b'AAAA'], [_texts])
+
+
+def test_dumps_and_run_share_sequence_numbers():
+    k = FakeKernel(_dump_handler({b'AAAA': lambda seq: [_data(seq, 'a'), _done(seq)]}))
+    s = make_socket(k)
+    s.dumps(8, [b'AAAA', b'AAAA'], [_texts] * 2)
+    s.run([nl.Request(8, b'AAAA', dump=True, decode=_texts)], barrier=False)
+    seqs = [d[0][2] for d in k.sent]
+    assert seqs == [101, 102, 103]
+
+
+def test_dumps_hold_the_garbage_collector_and_give_it_back(monkeypatch):
+    import gc
+    seen = []
+
+    def decoder(buf, start, end):
+        seen.append(gc.isenabled())
+        return _texts(buf, start, end)
+    k = FakeKernel(_dump_handler({b'AAAA': lambda seq: [_data(seq, 'a'), _done(seq)]}))
+    assert gc.isenabled()
+    make_socket(k).dumps(8, [b'AAAA'], [decoder])
+    assert seen == [False] and gc.isenabled()
+    with pytest.raises(ValueError):
+        make_socket(k).dumps(8, [b'AAAA'], [lambda *a: int('x')])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        make_socket(k).dumps(8, [b'AAAA'], [decoder])
+        assert not gc.isenabled(), 'a collector that was off is left off'
+    finally:
+        gc.enable()
+
+
+def test_the_kernel_times_out_receives_so_that_no_poll_precedes_each_call():
+    """A real generic netlink socket (no IPVS needed): Python's own timeout is
+    off, SO_RCVTIMEO is set, and a receive that gets nothing ends as a timeout."""
+    import time
+    s = nl.GenlSocket('nlctrl', nl.CTRL_CMD_GETFAMILY, timeout=0.25)
+    try:
+        assert s.sock.gettimeout() is None
+        sec, usec = struct.unpack('@ll', s.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16))
+        assert 0.2 <= sec + usec / 1e6 <= 0.3
+        t0 = time.monotonic()
+        with pytest.raises(OSError) as e:
+            s.sock.recv_into(s.buf)
+        assert 0.2 <= time.monotonic() - t0 < 5
+        assert 'did not answer within' in str(s._recv_error(e.value))
+        assert s.resolve() and s.family_id == nl.GENL_ID_CTRL     # and requests still work
+    finally:
+        s.close()
