@@ -21,6 +21,7 @@ import functools
 import re
 import shlex
 import socket
+import struct
 
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
     DAEMON_ROLES, DEFAULT_PERSISTENCE_TIMEOUT, FAMILIES, F_ONEPACKET, F_PERSISTENT, PROTOCOLS, SCHED_FLAG_ALIASES,
@@ -44,10 +45,16 @@ def _wrapped(a, b):
     return d - (1 << 32) if d & 0x80000000 else d
 
 
+_BE32 = struct.Struct('>I')
+_BE32X4 = struct.Struct('>4I')
+_NO_WORDS = (0, 0, 0)
+
+
 def _addr_words(family, addr):
     """The address as ipvsadm holds it: a 16-byte union read as 4 big-endian words."""
-    packed = socket.inet_pton(FAMILIES[family], addr).ljust(16, b'\0')
-    return tuple(int.from_bytes(packed[i:i + 4], 'big') for i in range(0, 16, 4))
+    if family == 'ipv4':
+        return _BE32.unpack(socket.inet_pton(socket.AF_INET, addr)) + _NO_WORDS
+    return _BE32X4.unpack(socket.inet_pton(socket.AF_INET6, addr))
 
 
 def _cmp_words(w1, w2, count):
@@ -92,11 +99,47 @@ def _sorted_by(entries, item, cmp):
     return [e for _item, e in keyed]
 
 
+def _in_half_range(columns):
+    """True when every column's values lie less than 2**31 apart: there the
+    wrapped differences have the sign of the plain ones, and ipvsadm's order
+    is the plain order of the items."""
+    return all(max(c) - min(c) < 0x80000000 for c in columns)
+
+
+def _sorted_items(entries, item, cmp, plain_key):
+    """_sorted_by(), as a key sort where that gives the same order (a stable
+    sort on one total order is unique) and it is several times faster."""
+    keyed = [(item(e), e) for e in entries]
+    if plain_key is not None and keyed:
+        key = plain_key([k for k, _e in keyed])
+        if key is not None:
+            keyed.sort(key=lambda x: key(x[0]))
+            return [e for _item, e in keyed]
+    keyed.sort(key=functools.cmp_to_key(lambda x, y: cmp(x[0], y[0])))
+    return [e for _item, e in keyed]
+
+
+def _plain_service_key(items):
+    if not _in_half_range([[i[0] for i in items]] + [[i[3][w] for i in items] for w in range(4)]):
+        return None
+    return lambda i: i          # fwmark services have no address and port: equal fields there
+
+
+def _plain_server_key(items):
+    if len(set(i[0] for i in items)) > 1:
+        return None             # ipvsadm compares as many words as the left entry's family has
+    if not _in_half_range([[i[1][w] for i in items] for w in range(4)]):
+        return None
+    return lambda i: (i[1], i[2])
+
+
 def sort_table(table):
     """The table in ipvsadm's order: services, and the real servers of each."""
-    services = _sorted_by([svc for svc, _servers in table], _service_item, _cmp_service_items)
+    services = _sorted_items([svc for svc, _servers in table], _service_item, _cmp_service_items,
+                             _plain_service_key)
     servers = dict((svc.key, servers) for svc, servers in table)
-    return [(svc, _sorted_by(servers[svc.key], _server_item, _cmp_server_items)) for svc in services]
+    return [(svc, _sorted_items(servers[svc.key], _server_item, _cmp_server_items, _plain_server_key))
+            for svc in services]
 
 
 # ---------------------------------------------------------------- emit
