@@ -95,3 +95,44 @@ def test_bad_rules_name_the_line_and_the_problem(text, message):
     with pytest.raises(_save.RulesError) as e:
         _save.parse(text)
     assert message in str(e.value) and 'line ' in str(e.value)
+
+
+def _comparator_order(entries, item, cmp):
+    import functools
+    keyed = [(item(e), e) for e in entries]
+    keyed.sort(key=functools.cmp_to_key(lambda x, y: cmp(x[0], y[0])))
+    return [e for _item, e in keyed]
+
+
+@pytest.mark.parametrize('spread', [1 << 8, 1 << 30, (1 << 31) - 1, 1 << 31, (1 << 32) - 1])
+def test_the_key_sort_gives_ipvsadms_comparator_order(spread):
+    """The fast key sort is taken only where it cannot differ from the
+    comparator's order, wide address ranges (where ipvsadm's wrapped
+    subtraction is not the numeric order) included."""
+    import ipaddress
+    import random
+    rnd = random.Random(spread)
+    for _trial in range(40):
+        base = rnd.randrange(0, (1 << 32) - spread)
+        services, servers = [], []
+        for _i in range(rnd.randint(1, 50)):
+            pick = rnd.random()
+            if pick < 0.2:
+                services.append(make_service(family=rnd.choice(['ipv4', 'ipv6']),
+                                             fwmark=rnd.choice([1, 2, 0x7fffffff, 0x80000001, 0xffffffff])))
+            elif pick < 0.4:
+                services.append(make_service(family='ipv6', protocol='udp', vport=rnd.randint(1, 65535),
+                                             vip=str(ipaddress.IPv6Address(rnd.getrandbits(128)))))
+            else:
+                services.append(make_service(family='ipv4', protocol=rnd.choice(['tcp', 'udp']), vport=rnd.choice([80, 443]),
+                                             vip=str(ipaddress.IPv4Address(base + rnd.randrange(spread)))))
+        for _i in range(rnd.randint(0, 30)):
+            family = rnd.choice(['ipv4', 'ipv4', 'ipv6'])
+            rip = (str(ipaddress.IPv4Address(base + rnd.randrange(spread))) if family == 'ipv4'
+                   else str(ipaddress.IPv6Address(rnd.getrandbits(128))))
+            servers.append(make_server(rip=rip, rport=rnd.choice([80, 8080]), family=family))
+        for entries, item, cmp, plain in ((services, _save._service_item, _save._cmp_service_items,
+                                           _save._plain_service_key),
+                                          (servers, _save._server_item, _save._cmp_server_items,
+                                           _save._plain_server_key)):
+            assert _save._sorted_items(entries, item, cmp, plain) == _comparator_order(entries, item, cmp)
