@@ -388,7 +388,7 @@ class GenlSocket:
         """The IpvsError for an OSError of recv(): a timeout is EAGAIN with the
         kernel's timeout, socket.timeout with Python's."""
         if isinstance(e, socket.timeout) or e.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
-            return IpvsError("the kernel did not answer within %.0f seconds" % self.timeout)
+            return IpvsError("the kernel did not answer within %g seconds" % self.timeout)
         if e.errno == errno.ENOBUFS:
             return IpvsError("the kernel's replies overflowed the socket's receive buffer "
                              "(%d bytes); some results were lost" % self.rcvbuf, errno=e.errno)

@@ -7,8 +7,11 @@ byte for byte against the VM's kernel), read off the socket the client reads,
 for a table that uses every option; then the same messages changed the ways
 other kernels write them (PAD attributes before 64-bit counters, no tunnel or
 address-family attributes, no STATS64, another order, an attribute the decoder
-does not know, the nest flag), and with random bytes changed. The fast decoder
-must agree with the generic one on every one, or raise the same exception.
+does not know, the nest flag), with an attribute twice (after the fixed part,
+after STATS64), the counters inside the stats nests in other orders, a zero
+FWMARK and attribute headers shorter than themselves, and with random bytes
+changed. The fast decoder must agree with the generic one on every one, or
+raise the same exception.
 """
 
 import os
@@ -161,8 +164,10 @@ def with_pads(stats_payload, start_misaligned):
     return build(out)
 
 
-def variants(payload, rng):
-    """The message as other kernels (or a future one) could write it."""
+def variants(payload, rng, more=True):
+    """The message as other kernels (or a future one) could write it; with
+    `more`, also with attributes twice, counters in other orders and odd
+    service attributes."""
     outer, inner = split_message(payload)
     stats_types = (10, 12)
     yield 'as sent', payload
@@ -197,6 +202,109 @@ def variants(payload, rng):
     shuffled = list(inner)
     rng.shuffle(shuffled)
     yield 'shuffled', join_message(outer, shuffled)
+    if not more:
+        return
+    for what, variant in stats_permutations(outer, inner, rng):
+        yield what, variant
+    for what, variant in duplicates(outer, inner):
+        yield what, variant
+    if outer == ipvs.CMD_ATTR_SERVICE:
+        for what, variant in service_oddities(outer, inner):
+            yield what, variant
+
+
+STATS_TYPES = (ipvs.SVC_ATTR_STATS, ipvs.SVC_ATTR_STATS64)      # the same numbers for real servers
+# What the decoders read, and a payload for each type a message may lack.
+SERVICE_READ = {ipvs.SVC_ATTR_AF: struct.pack('=H', AF4), ipvs.SVC_ATTR_PROTOCOL: struct.pack('=H', 17),
+                ipvs.SVC_ATTR_ADDR: socket.inet_pton(AF6, '2001:db8::99'), ipvs.SVC_ATTR_PORT: b'\x1f\x90',
+                ipvs.SVC_ATTR_FWMARK: struct.pack('=I', 5), ipvs.SVC_ATTR_SCHED_NAME: b'sh\0',
+                ipvs.SVC_ATTR_FLAGS: struct.pack('=II', F_PERSISTENT, 0xffffffff),
+                ipvs.SVC_ATTR_TIMEOUT: struct.pack('=I', 77), ipvs.SVC_ATTR_NETMASK: b'\xff\xff\x00\x00',
+                ipvs.SVC_ATTR_PE_NAME: b'sip\0'}
+DEST_READ = {ipvs.DEST_ATTR_ADDR: socket.inet_pton(AF6, '2001:db8::98'), ipvs.DEST_ATTR_PORT: b'\x1f\x91',
+             ipvs.DEST_ATTR_FWD_METHOD: struct.pack('=I', 2), ipvs.DEST_ATTR_WEIGHT: struct.pack('=I', 9),
+             ipvs.DEST_ATTR_U_THRESH: struct.pack('=I', 11), ipvs.DEST_ATTR_L_THRESH: struct.pack('=I', 3),
+             ipvs.DEST_ATTR_ACTIVE_CONNS: struct.pack('=I', 12), ipvs.DEST_ATTR_INACT_CONNS: struct.pack('=I', 13),
+             ipvs.DEST_ATTR_PERSIST_CONNS: struct.pack('=I', 14), ipvs.DEST_ATTR_ADDR_FAMILY: struct.pack('=H', AF6),
+             ipvs.DEST_ATTR_TUN_TYPE: b'\1', ipvs.DEST_ATTR_TUN_PORT: b'\x17\xc1',
+             ipvs.DEST_ATTR_TUN_FLAGS: struct.pack('=H', 1)}
+FAMILY_TYPES = {ipvs.CMD_ATTR_SERVICE: ipvs.SVC_ATTR_AF, ipvs.CMD_ATTR_DEST: ipvs.DEST_ATTR_ADDR_FAMILY}
+STRING_TYPES = {ipvs.CMD_ATTR_SERVICE: (ipvs.SVC_ATTR_SCHED_NAME, ipvs.SVC_ATTR_PE_NAME), ipvs.CMD_ATTR_DEST: ()}
+
+
+def other_value(outer, atype, payload):
+    """Another value of the same type (and size, where it has one)."""
+    if atype == FAMILY_TYPES[outer] and len(payload) == 2:
+        return struct.pack('=H', AF6 if struct.unpack('=H', payload)[0] == AF4 else AF4)
+    if atype in STRING_TYPES[outer]:
+        return b'dup\0' if payload != b'dup\0' else b'rr\0'
+    if atype in STATS_TYPES:
+        changed = [(t, bytes(b ^ 0x21 for b in p)) for t, p in attrs_of(payload)]
+        return build(changed[::-1])
+    if not payload:
+        return b'\1'
+    return bytes([payload[0] ^ 1]) + payload[1:]
+
+
+def duplicates(outer, inner):
+    """A second attribute of each type the decoders read (and of the stats
+    nests), with another value: right after the fixed part (before the stats)
+    and at the very end (after STATS64). The generic decoder takes the last of
+    a type."""
+    read = SERVICE_READ if outer == ipvs.CMD_ATTR_SERVICE else DEST_READ
+    present = dict(inner)
+    fixed = [a for a in inner if a[0] not in STATS_TYPES]
+    stats = [a for a in inner if a[0] in STATS_TYPES]
+    if inner[len(fixed):] != stats:
+        return          # not the kernel's layout (stats last): nothing to insert between
+    for atype in sorted(set(read) | set(STATS_TYPES)):
+        if atype in present:
+            extra = (atype, other_value(outer, atype, present[atype]))
+        elif atype in read:
+            extra = (atype, read[atype])
+        else:
+            continue
+        name = 'type %d %s' % (atype, 'twice' if atype in present else 'added')
+        yield name + ' after the fixed part', join_message(outer, fixed + [extra] + stats)
+        yield name + ' after STATS64', join_message(outer, inner + [extra])
+
+
+def stats_permutations(outer, inner, rng):
+    """The counters inside STATS and STATS64 in other orders (each nest keeps
+    its size: a STATS64 of 124 bytes is not necessarily in the kernel's order)."""
+    for label, order in (('reversed', lambda a: a[::-1]), ('shuffled', lambda a: rng.sample(a, len(a)))):
+        for which in STATS_TYPES:
+            if which not in dict(inner):
+                continue
+            yield 'stats %d %s' % (which, label), join_message(
+                outer, [(t, build(order(attrs_of(p))) if t == which else p) for t, p in inner])
+        yield 'both stats nests %s' % label, join_message(
+            outer, [(t, build(order(attrs_of(p))) if t in STATS_TYPES else p) for t, p in inner])
+
+
+def service_oddities(outer, inner):
+    types = [t for t, _p in inner]
+    if ipvs.SVC_ATTR_FWMARK in types:
+        yield 'FWMARK 0', join_message(outer, [(t, struct.pack('=I', 0) if t == ipvs.SVC_ATTR_FWMARK else p)
+                                               for t, p in inner])
+    else:
+        yield 'FWMARK 0 before PROTOCOL', join_message(outer, inner[:1] + [(ipvs.SVC_ATTR_FWMARK, struct.pack('=I', 0))]
+                                                       + inner[1:])
+        yield 'FWMARK 0 instead of PROTOCOL ADDR PORT', join_message(
+            outer, [(t, p) for t, p in inner if t not in (2, 3, 4)][:1] + [(ipvs.SVC_ATTR_FWMARK, struct.pack('=I', 0))]
+            + [(t, p) for t, p in inner if t not in (1, 2, 3, 4)])
+    if ipvs.SVC_ATTR_SCHED_NAME in types:
+        after = types.index(ipvs.SVC_ATTR_SCHED_NAME) + 1
+        rest = [a for a in inner[after:] if a[0] != ipvs.SVC_ATTR_PE_NAME]
+        for alen in range(4):
+            # An attribute header whose length is below the header's own 4
+            # bytes: the generic parser stops there.
+            body = build(inner[:after]) + struct.pack('=HH', alen, ipvs.SVC_ATTR_PE_NAME) + build(rest)
+            yield 'PE_NAME of length %d' % alen, struct.pack('=HH', 4 + len(body), outer) + body
+        yield 'PE_NAME of length 4 (empty)', join_message(outer, inner[:after] + [(ipvs.SVC_ATTR_PE_NAME, b'')] + rest)
+        for alen in range(4):
+            body = build(inner[:after - 1]) + struct.pack('=HH', alen, ipvs.SVC_ATTR_SCHED_NAME) + build(inner[after:])
+            yield 'SCHED_NAME of length %d' % alen, struct.pack('=HH', 4 + len(body), outer) + body
 
 
 def outcome(decode, buf, start, end):
@@ -258,7 +366,10 @@ def test_fast_decoders_agree_with_the_generic_ones(messages, with_stats):
     for cmd, payload in messages:
         for service_af in ((AF4, AF6) if cmd == ipvs.CMD_NEW_DEST else (AF4,)):
             fast, slow = decoders(cmd, service_af, with_stats)
-            for what, variant in variants(payload, rng):
+            # The service's family matters only where ADDR_FAMILY is missing: the
+            # variants `more` adds (attributes twice, reordered counters, odd
+            # service attributes) once per message.
+            for what, variant in variants(payload, rng, more=service_af == AF4):
                 buf, start, end = placed(variant, rng)
                 want = outcome(slow, bytes(variant), 0, len(variant))
                 assert outcome(fast, buf, start, end) == want, what
@@ -323,6 +434,43 @@ def test_decode_stats_one_unpack_and_generic_agree():
     narrow = b''.join((nl.attr_u64 if i in (4, 5) else nl.attr_u32)(i, v & 0xffffffff if i not in (4, 5) else v)
                       for i, v in enumerate(values, 1))
     assert ipvs.decode_stats(narrow, 0, len(narrow))[0].inbytes == 1 << 40
+
+
+def reference_stats(payload):
+    """(Stats, Rates) of a stats nest's payload, read here attribute by
+    attribute (the last of a type wins, a missing one is 0), to check
+    decode_stats(), which both the fast and the generic decoders use."""
+    values = {}
+    for atype, raw in attrs_of(payload):
+        if len(raw) in (4, 8):
+            values[atype] = struct.unpack('=I' if len(raw) == 4 else '=Q', raw)[0]
+    v = [values.get(i, 0) for i in range(1, 11)]
+    return Stats(*v[:5]), Rates(*v[5:])
+
+
+def test_decode_stats_reads_counters_by_type_in_any_order(messages):
+    """A STATS64 nest keeps its 124 bytes when its counters come in another
+    order: decode_stats() must notice and read them by type."""
+    rng = random.Random(8)
+    nests = set()
+    for _cmd, payload in messages:
+        _outer, inner = split_message(payload)
+        nests.update(p for t, p in inner if t in STATS_TYPES)
+    assert any(len(n) == ipvs._STATS64_SIZE for n in nests) and len(nests) > 100
+    checked = 0
+    for nest in sorted(nests):
+        attrs = attrs_of(nest)
+        want = reference_stats(nest)
+        assert ipvs.decode_stats(nest, 0, len(nest)) == want
+        for order in (attrs[::-1], attrs[1:] + attrs[:1], [attrs[1], attrs[0]] + attrs[2:],
+                      rng.sample(attrs, len(attrs)), rng.sample(attrs, len(attrs))):
+            permuted = build(order)
+            assert len(permuted) == len(nest)
+            buf, start, end = placed(permuted, rng)
+            got = ipvs.decode_stats(buf, start, end - start)
+            assert got == want and (type(got[0]), type(got[1])) == (Stats, Rates), [t for t, _p in order]
+            checked += 1
+    assert checked > 500
 
 
 @pytest.mark.parametrize('key', [

@@ -104,35 +104,194 @@ def _comparator_order(entries, item, cmp):
     return [e for _item, e in keyed]
 
 
-@pytest.mark.parametrize('spread', [1 << 8, 1 << 30, (1 << 31) - 1, 1 << 31, (1 << 32) - 1])
-def test_the_key_sort_gives_ipvsadms_comparator_order(spread):
-    """The fast key sort is taken only where it cannot differ from the
-    comparator's order, wide address ranges (where ipvsadm's wrapped
-    subtraction is not the numeric order) included."""
-    import ipaddress
-    import random
-    rnd = random.Random(spread)
-    for _trial in range(40):
-        base = rnd.randrange(0, (1 << 32) - spread)
-        services, servers = [], []
-        for _i in range(rnd.randint(1, 50)):
-            pick = rnd.random()
-            if pick < 0.2:
-                services.append(make_service(family=rnd.choice(['ipv4', 'ipv6']),
-                                             fwmark=rnd.choice([1, 2, 0x7fffffff, 0x80000001, 0xffffffff])))
-            elif pick < 0.4:
-                services.append(make_service(family='ipv6', protocol='udp', vport=rnd.randint(1, 65535),
-                                             vip=str(ipaddress.IPv6Address(rnd.getrandbits(128)))))
+HALF = 1 << 31
+# Spreads of one address word (or fwmark) within a list: narrow ones, the widest
+# the key sort may take (2**31 - 1), the boundary (2**31, where the wrapped
+# difference turns negative) and past it.
+NARROW_SPREADS = (0, 1, 2, 16, 1 << 16)
+WIDE_SPREADS = (HALF - 1, HALF, HALF + 1)
+
+
+class _Column:
+    """Values of one column of a list: base + an offset in [0, spread], modulo
+    2**32; with wide spreads, often the two ends (where the wrapped and the
+    plain order of two values part at exactly 2**31)."""
+
+    def __init__(self, rnd, spread, ends, top=False):
+        self.rnd = rnd
+        self.spread = spread
+        self.ends = ends
+        if top:         # near 2**32: offsets wrap around to small values
+            self.base = rnd.choice([(1 << 32) - 1 - rnd.randrange(4), (1 << 32) - rnd.randrange(1, 1 << 16)])
+        else:
+            self.base = rnd.choice([0, 1, rnd.randrange(1 << 24), rnd.randrange(HALF - (1 << 16), HALF + (1 << 16)),
+                                    rnd.randrange((1 << 32) - (1 << 31) - (1 << 20))])
+        self.made = []
+
+    def __call__(self):
+        if self.ends and self.rnd.random() < 0.6:
+            if len(self.made) < 2:
+                offset = self.spread if self.made else 0     # both ends, early, so the boundary is really there
             else:
-                services.append(make_service(family='ipv4', protocol=rnd.choice(['tcp', 'udp']), vport=rnd.choice([80, 443]),
-                                             vip=str(ipaddress.IPv4Address(base + rnd.randrange(spread)))))
-        for _i in range(rnd.randint(0, 30)):
-            family = rnd.choice(['ipv4', 'ipv4', 'ipv6'])
-            rip = (str(ipaddress.IPv4Address(base + rnd.randrange(spread))) if family == 'ipv4'
-                   else str(ipaddress.IPv6Address(rnd.getrandbits(128))))
-            servers.append(make_server(rip=rip, rport=rnd.choice([80, 8080]), family=family))
-        for entries, item, cmp, plain in ((services, _save._service_item, _save._cmp_service_items,
-                                           _save._plain_service_key),
-                                          (servers, _save._server_item, _save._cmp_server_items,
-                                           _save._plain_server_key)):
-            assert _save._sorted_items(entries, item, cmp, plain) == _comparator_order(entries, item, cmp)
+                offset = self.rnd.choice([0, self.spread])
+        else:
+            offset = self.rnd.randint(0, self.spread)
+        self.made.append(offset)
+        return (self.base + offset) & 0xffffffff
+
+
+def _columns(rnd, count):
+    """`count` columns for one list: mostly narrow ones, each spread on its own;
+    in some lists one column is wide (up to and past the 2**31 boundary) or
+    its base sits near 2**32 so that it wraps."""
+    spreads = [rnd.choice(NARROW_SPREADS) for _i in range(count)]
+    ends = [False] * count
+    top = [False] * count
+    pick = rnd.random()
+    wide = rnd.randrange(count)
+    if pick < 0.45:
+        spreads[wide] = rnd.choice(WIDE_SPREADS)
+        ends[wide] = rnd.random() < 0.7
+    elif pick < 0.5:
+        spreads[wide] = rnd.choice([0, 1, 16])
+        top[wide] = True
+    if count > 1 and rnd.random() < 0.5:
+        spreads[0] = rnd.choice([0, 1])    # ties in the first word: the later words decide
+    return [_Column(rnd, spreads[i], ends[i], top[i]) for i in range(count)]
+
+
+def _v4(words):
+    import ipaddress
+    return str(ipaddress.IPv4Address(words[0]()))
+
+
+def _v6(words):
+    import ipaddress
+    value = 0
+    for w in words:
+        value = (value << 32) | w()
+    return str(ipaddress.IPv6Address(value))
+
+
+def _service_list(rnd):
+    family = rnd.choice(['ipv4', 'ipv6'])
+    words = _columns(rnd, 4 if family == 'ipv6' else 1)
+    marks = _columns(rnd, 1)[0] if rnd.random() < 0.3 else None
+    mark_share = rnd.choice([0.2, 0.5, 1.0])
+    services = []
+    for _i in range(rnd.randint(2, 24)):
+        if marks is not None and rnd.random() < mark_share:
+            services.append(make_service(family=family, fwmark=marks() or 1, scheduler='rr'))
+        else:
+            services.append(make_service(family=family, protocol=rnd.choice(['tcp', 'udp', 'sctp']),
+                                         vip=_v4(words) if family == 'ipv4' else _v6(words),
+                                         vport=rnd.choice([1, 80, 443, 65535]), scheduler='rr'))
+    return services
+
+
+def _server_list(rnd):
+    if rnd.random() < 0.2:
+        # Both families in one list (tunnels), sharing word 0 and with other
+        # ports: ipvsadm compares as many words as the left entry's family has,
+        # so an IPv4 entry and an IPv6 one compare by port one way round and by
+        # word 1 the other. The key sort must not be taken for such lists.
+        shared = _columns(rnd, 1)[0]
+        rest = _columns(rnd, 3)
+        servers = []
+        for i in range(rnd.randint(2, 12)):
+            word0 = shared()
+            family = ['ipv4', 'ipv6'][i % 2] if i < 2 else rnd.choice(['ipv4', 'ipv6'])
+            if family == 'ipv4':
+                rip = _v4([lambda w=word0: w])
+            else:
+                rip = _v6([lambda w=word0: w] + [lambda c=c: c() or 1 for c in rest])
+            servers.append(make_server(rip, rnd.choice([0, 80, 8080, 65535]), family=family, forward='tun'))
+        return servers
+    family = rnd.choice(['ipv4', 'ipv6'])
+    words = _columns(rnd, 4 if family == 'ipv6' else 1)
+    return [make_server(_v4(words) if family == 'ipv4' else _v6(words), rnd.choice([0, 80, 8080, 65535]),
+                        family=family) for _i in range(rnd.randint(2, 24))]
+
+
+@pytest.mark.parametrize('seed', range(6))
+def test_the_key_sort_gives_ipvsadms_comparator_order(seed, monkeypatch):
+    """The fast key sort is taken only where it cannot differ from the
+    comparator's order: lists of one family whose columns (fwmark, each
+    address word) lie within less than 2**31, right up to that boundary, and
+    the comparator where a column reaches it or wraps, or where an IPv4 and an
+    IPv6 real server share a list. Most lists here pass the guard (the key
+    path is counted); the rest sit at or past the boundary."""
+    import random
+    rnd = random.Random(seed)
+    taken = {'service': 0, 'server': 0}
+    refused = {'service': 0, 'server': 0}
+    wide_taken = [0]        # key sorts of lists whose widest column spans 2**31 - 1 exactly
+    lists = {'service': 0, 'server': 0}
+
+    def counting(kind, plain):
+        def wrapper(items):
+            key = plain(items)
+            if len(set(items)) > 1:
+                if key is None:
+                    refused[kind] += 1
+                else:
+                    taken[kind] += 1
+                    columns = [[i[0] for i in items]] if kind == 'service' else []
+                    columns += [[(i[3] if kind == 'service' else i[1])[w] for i in items] for w in range(4)]
+                    wide_taken[0] += any(max(c) - min(c) == HALF - 1 for c in columns)
+            return key
+        return wrapper
+    monkeypatch.setattr(_save, '_plain_service_key', counting('service', _save._plain_service_key))
+    monkeypatch.setattr(_save, '_plain_server_key', counting('server', _save._plain_server_key))
+    for _trial in range(150):
+        for kind, entries, item, cmp, plain in (
+                ('service', _service_list(rnd), _save._service_item, _save._cmp_service_items,
+                 _save._plain_service_key),
+                ('server', _server_list(rnd), _save._server_item, _save._cmp_server_items,
+                 _save._plain_server_key)):
+            lists[kind] += 1
+            want = _comparator_order(entries, item, cmp)
+            assert _save._sorted_items(entries, item, cmp, plain) == want, (kind, entries)
+            for _again in range(2):         # another input order: the comparator's order may depend on it
+                rnd.shuffle(entries)
+                assert _save._sorted_items(entries, item, cmp, plain) == _comparator_order(entries, item, cmp)
+    # Each list's guard ran three times (three input orders).
+    for kind in lists:
+        assert taken[kind] >= 3 * lists[kind] * 0.55, (kind, taken, refused, lists)
+        assert refused[kind] >= 3 * lists[kind] * 0.1, (kind, taken, refused, lists)
+    assert wide_taken[0] >= 20
+
+
+def test_the_key_sort_stops_at_the_2_31_boundary():
+    """Two values exactly 2**31 apart: ipvsadm's wrapped difference is -2**31
+    both ways round, so the comparator puts the second of the two first
+    whatever the input order, which no key sort does: the guard must refuse."""
+    def check(entries, item, cmp, plain):
+        assert plain([item(e) for e in entries]) is None
+        assert _comparator_order(entries, item, cmp) == entries[::-1]    # the numeric order would keep them
+        for order in (entries, entries[::-1]):
+            assert _save._sorted_items(order, item, cmp, plain) == _comparator_order(order, item, cmp)
+    server = (_save._server_item, _save._cmp_server_items, _save._plain_server_key)
+    service = (_save._service_item, _save._cmp_service_items, _save._plain_service_key)
+    low = make_server('10.0.0.1', 80)
+    check([low, make_server('138.0.0.1', 80)], *server)                 # 10.0.0.1 + 2**31
+    below = [low, make_server('137.255.255.255', 80)]                   # 2**31 - 1 above: the plain order holds
+    assert _save._plain_server_key([_save._server_item(s) for s in below]) is not None
+    assert _save._sorted_items(below, *server) == _comparator_order(below, *server[:2]) == below
+    for word in range(4):
+        words = [0x20010db8, 7, 7, 7]
+        high = list(words)
+        high[word] = (high[word] + HALF) & 0xffffffff
+        check([make_server(_v6([lambda w=w: w for w in words]), 80),
+               make_server(_v6([lambda w=w: w for w in high]), 80)], *server)
+    check([make_service(family='ipv4', fwmark=1), make_service(family='ipv4', fwmark=HALF + 1)], *service)
+    check([make_service(family='ipv6', protocol='udp', vip='2001:db8::1', vport=53),
+           make_service(family='ipv6', protocol='udp', vip='2001:db8:0:0:8000::1', vport=53)], *service)
+    # An IPv4 and an IPv6 tunnel server that share word 0: one comparison looks
+    # at the port, the other at word 1.
+    mixed = [make_server('10.0.0.1', 8080, family='ipv4', forward='tun'),
+             make_server('a00:1:0:1::', 80, family='ipv6', forward='tun')]
+    assert _save._plain_server_key([_save._server_item(s) for s in mixed]) is None
+    assert _comparator_order(mixed[::-1], *server[:2]) == mixed[::-1]     # plain order would be mixed
+    for order in (mixed, mixed[::-1]):
+        assert _save._sorted_items(order, *server) == _comparator_order(order, *server[:2])
