@@ -82,10 +82,11 @@ _libc = None
 def setns_to(name):
     """A preexec_fn that moves the child into network namespace `name`."""
     path = '/run/netns/' + name
+    libc = _libc or ctypes.CDLL(ctypes.util.find_library('c') or None, use_errno=True)
 
     def enter():
         fd = os.open(path, os.O_RDONLY)
-        if _libc.setns(fd, 0x40000000) != 0:
+        if libc.setns(fd, 0x40000000) != 0:
             os._exit(97)
         os.close(fd)
     return enter
