@@ -29,6 +29,43 @@ def run_module(name, args, netns, check=False, diff=True):
     return json.loads(out.getvalue())
 
 
+NOBODY = 65534
+
+
+def run_as_nobody(netns, func):
+    """func(here) in a child that entered `netns` as root and then became nobody;
+    `here` is a Netns whose name is None (the child is in it already). What func
+    returns comes back through JSON; an exception comes back as child_error."""
+    from ansible_collections.lvs.ipvs.plugins.module_utils import _netns
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            os.close(rfd)
+            with open(_netns.netns_path(netns.name)) as f:
+                _netns._setns_func()(f.fileno())  # pylint: disable=protected-access
+            os.setgroups([])
+            os.setresgid(NOBODY, NOBODY, NOBODY)
+            os.setresuid(NOBODY, NOBODY, NOBODY)
+            here = Netns.__new__(Netns)
+            here.name = None
+            result = func(here)
+        except BaseException as e:  # pylint: disable=broad-except
+            result = dict(child_error=repr(e))
+        os.write(wfd, json.dumps(result).encode())
+        os._exit(0)
+    os.close(wfd)
+    data = b''
+    while True:
+        chunk = os.read(rfd, 65536)
+        if not chunk:
+            break
+        data += chunk
+    os.close(rfd)
+    os.waitpid(pid, 0)
+    return json.loads(data.decode())
+
+
 def ansible_playbook(playbook, *args):
     # tests/conftest.py points ANSIBLE_COLLECTIONS_PATH at this checkout.
     env = dict(os.environ, ANSIBLE_PYTHON_INTERPRETER=sys.executable,

@@ -4,49 +4,20 @@
 typo that must not stop a running daemon, a partial failure, a service that
 vanishes while it is read."""
 
-import json
-import os
 
 import pytest
 
-from lvs_testlib import Netns, run_module as run
+from lvs_testlib import run_as_nobody, run_module as run
 
-from ansible_collections.lvs.ipvs.plugins.module_utils import _gather, _netns
+from ansible_collections.lvs.ipvs.plugins.module_utils import _gather
 from ansible_collections.lvs.ipvs.plugins.module_utils._ipvs import IpvsClient
 
 PERMISSION = "permission denied: managing IPVS needs CAP_NET_ADMIN (use become: true)"
-NOBODY = 65534
 
 
 def run_unprivileged(netns, name, args):
     """Run module `name` in a child that entered `netns` as root and then became nobody."""
-    rfd, wfd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        try:
-            os.close(rfd)
-            with open(_netns.netns_path(netns.name)) as f:
-                _netns._setns_func()(f.fileno())
-            os.setgroups([])
-            os.setresgid(NOBODY, NOBODY, NOBODY)
-            os.setresuid(NOBODY, NOBODY, NOBODY)
-            here = Netns.__new__(Netns)
-            here.name = None
-            result = run(name, args, here)
-        except BaseException as e:  # pylint: disable=broad-except
-            result = dict(child_error=repr(e))
-        os.write(wfd, json.dumps(result).encode())
-        os._exit(0)
-    os.close(wfd)
-    data = b''
-    while True:
-        chunk = os.read(rfd, 65536)
-        if not chunk:
-            break
-        data += chunk
-    os.close(rfd)
-    os.waitpid(pid, 0)
-    return json.loads(data.decode())
+    return run_as_nobody(netns, lambda here: run(name, args, here))
 
 
 @pytest.mark.parametrize('name,args', [

@@ -2,14 +2,16 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The fixed-layout decoders against a real kernel: client.table() (the fast
 path) reads exactly what the generic decoders read through GenlSocket.run()
-(tests/unit/plugins/module_utils/test_table_read.py's generic_table), field by
+(tests/reference_read.py's generic_table), field by
 field, counters, rates and connection counts included, for a table with every
 kind of service and real server, after some traffic; and on this kernel no
 message falls back to the generic decoders."""
 
 import collections
+import os
 import socket
 import struct
+import sys
 import time
 
 import pytest
@@ -17,8 +19,10 @@ import pytest
 from lvs_testlib import VIP, Topology
 
 from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs as ipvs
-from ansible_collections.lvs.ipvs.plugins.module_utils._model import FAMILIES, Rates, Server, Service, Stats
-from ansible_collections.lvs.ipvs.plugins.module_utils._netlink import Request
+from ansible_collections.lvs.ipvs.plugins.module_utils._model import Rates, Server, Service, Stats
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from reference_read import generic_table  # noqa: E402 pylint: disable=wrong-import-position
 
 WEB = ('ipv4', 'tcp', VIP, 80, None)            # NAT to the Topology's two httpd backends
 STICKY = ('ipv4', 'tcp', VIP, 8080, None)       # persistent (with a netmask), NAT to the same backends
@@ -67,23 +71,6 @@ OPTIONAL = (
     '-a -t 10.0.0.1:443 -r [2001:db8::8]:443 -i -w 1 --tun-type gue --tun-port 6083 --tun-csum',
     '-A -f 4294967295 -s rr',
 )
-
-
-def generic_table(client, with_stats=True):
-    """table() the way it was read before the fast path: run() with one
-    Request per dump and the generic decoders."""
-    sock = client.sock
-    reply = sock.run([Request(ipvs.CMD_GET_SERVICE, dump=True,
-                              decode=lambda b, s, e: ipvs.decode_service(b, s, e, with_stats))])[0]
-    assert not reply.error
-    services = reply.messages
-    reqs = [Request(ipvs.CMD_GET_DEST, ipvs.nested(ipvs.CMD_ATTR_SERVICE, *ipvs.encode_service_key(s.key)), dump=True,
-                    decode=ipvs.make_dest_decoder(FAMILIES[s.family], with_stats)) for s in services]
-    out = []
-    for svc, r in zip(services, sock.run(reqs, barrier=False)):
-        assert not r.error
-        out.append((svc, r.messages))
-    return out
 
 
 # ---------------------------------------------------------------- comparing

@@ -10,18 +10,16 @@ half-way is reported as a change, in the kernel's words."""
 import builtins
 import errno
 import ipaddress
-import json
 import os
 import re
 import time
 
 import pytest
 
-from lvs_testlib import Netns, run_module
+from lvs_testlib import run_as_nobody, run_module
 
 from ansible_collections.lvs.ipvs.plugins.module_utils import _netns, _vip
 
-NOBODY = 65534
 
 
 def run(args, netns, check=False):
@@ -335,33 +333,7 @@ def test_refusals_come_with_the_kernels_words(netns):
 
 def run_unprivileged(netns, args):
     """Run ipvs_vip in a child that entered `netns` as root and then became nobody."""
-    rfd, wfd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        try:
-            os.close(rfd)
-            with open(_netns.netns_path(netns.name)) as f:
-                _netns._setns_func()(f.fileno())  # pylint: disable=protected-access
-            os.setgroups([])
-            os.setresgid(NOBODY, NOBODY, NOBODY)
-            os.setresuid(NOBODY, NOBODY, NOBODY)
-            here = Netns.__new__(Netns)
-            here.name = None
-            result = run(args, here)
-        except BaseException as e:  # pylint: disable=broad-except
-            result = dict(child_error=repr(e))
-        os.write(wfd, json.dumps(result).encode())
-        os._exit(0)
-    os.close(wfd)
-    data = b''
-    while True:
-        chunk = os.read(rfd, 65536)
-        if not chunk:
-            break
-        data += chunk
-    os.close(rfd)
-    os.waitpid(pid, 0)
-    return json.loads(data.decode())
+    return run_as_nobody(netns, lambda here: run(args, here))
 
 
 def test_without_become_it_says_so(netns):

@@ -18,35 +18,18 @@ import pytest
 from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs as ipvs
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import IpvsError, explain
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
-    FAMILIES, Rates, Server, Service, Stats, make_server, make_service, service_text,
+    Rates, Server, Service, Stats, make_server, make_service, service_text,
 )
-from ansible_collections.lvs.ipvs.plugins.module_utils._netlink import Request
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 from fake_kernel import FakeKernel  # noqa: E402 pylint: disable=wrong-import-position
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reference_read import generic_table  # noqa: E402 pylint: disable=wrong-import-position
 from test_fast_decode import loaded_fake  # noqa: E402 pylint: disable=wrong-import-position
 
 WEB = make_service('ipv4', 'tcp', '192.0.2.10', 80, scheduler='wrr')
 DNS = make_service('ipv6', 'udp', '2001:db8::53', 53, scheduler='sh')
 FWM = make_service('ipv4', fwmark=7, scheduler='rr')
-
-
-def generic_table(client, with_stats=True):
-    """table() the way it was read before the fast path: run() with one
-    Request per dump and the generic decoders."""
-    sock = client.sock
-    reply = sock.run([Request(ipvs.CMD_GET_SERVICE, dump=True,
-                              decode=lambda b, s, e: ipvs.decode_service(b, s, e, with_stats))])[0]
-    assert not reply.error
-    services = reply.messages
-    reqs = [Request(ipvs.CMD_GET_DEST, ipvs.nested(ipvs.CMD_ATTR_SERVICE, *ipvs.encode_service_key(s.key)), dump=True,
-                    decode=ipvs.make_dest_decoder(FAMILIES[s.family], with_stats)) for s in services]
-    out = []
-    for svc, r in zip(services, sock.run(reqs, barrier=False)):
-        assert not r.error
-        out.append((svc, r.messages))
-    return out
 
 
 def without_counters(table):
