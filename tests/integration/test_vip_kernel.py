@@ -21,7 +21,6 @@ from lvs_testlib import run_as_nobody, run_module
 from ansible_collections.lvs.ipvs.plugins.module_utils import _netns, _vip
 
 
-
 def run(args, netns, check=False):
     return run_module('vip', args, netns, check=check)
 
