@@ -428,6 +428,17 @@ def _netmask(af, raw):
     return text
 
 
+_NO_TUNNEL = (None, None, None)
+
+
+def _tunnel(tun_type, port_hi, port_lo, flags):
+    """(tun_type, tun_port, tun_csum) of a tunnel server's fixed fields."""
+    tt = TUN_TYPE_NAMES.get(tun_type)
+    tp = (port_hi << 8) | port_lo if tt == 'gue' else None
+    tc = TUN_CSUM_NAMES.get(flags, 'nocsum') if tt in ('gue', 'gre') else None
+    return tt, tp, tc
+
+
 def make_fast_service_decoder(with_stats=True):
     """decode_service() for the layout Linux writes, in a few unpacks."""
     unpack_head = _SVC_HEAD.unpack_from
@@ -534,12 +545,7 @@ def make_fast_dest_decoder(service_af, with_stats=True):
                 return slow(buf, start, end)
             stats, rates = tail
         fwd &= 7
-        if fwd == _TUNNEL:
-            tt = TUN_TYPE_NAMES.get(tun_type)
-            tp = (tun_hi << 8) | tun_lo if tt == 'gue' else None
-            tc = TUN_CSUM_NAMES.get(tun_flags, 'nocsum') if tt in ('gue', 'gre') else None
-        else:
-            tt = tp = tc = None
+        tt, tp, tc = _tunnel(tun_type, tun_hi, tun_lo, tun_flags) if fwd == _TUNNEL else _NO_TUNNEL
         return _NEW(Server, (rip, (hi << 8) | lo, family, forwards[fwd], weight, u_threshold, l_threshold,
                              tt, tp, tc, active, inact, persist, stats, rates))
 
@@ -571,12 +577,7 @@ def make_fast_dest_decoder(service_af, with_stats=True):
                 break
             stats, rates = decode_stats(buf, pos + _DEST_MSG_LEN - _STATS64_SIZE, _STATS64_SIZE) if with_stats else _NO_STATS
             fwd &= 7
-            if fwd == _TUNNEL:
-                tt = TUN_TYPE_NAMES.get(tun_type)
-                tp = (tun_hi << 8) | tun_lo if tt == 'gue' else None
-                tc = TUN_CSUM_NAMES.get(tun_flags, 'nocsum') if tt in ('gue', 'gre') else None
-            else:
-                tt = tp = tc = None
+            tt, tp, tc = _tunnel(tun_type, tun_hi, tun_lo, tun_flags) if fwd == _TUNNEL else _NO_TUNNEL
             append(_NEW(Server, (rip, (hi << 8) | lo, family, forwards[fwd], weight, u_threshold, l_threshold,
                                  tt, tp, tc, active, inact, persist, stats, rates)))
             pos += _DEST_MSG_LEN
