@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 
 import errno
 import fcntl
+import functools
 import os
 import shutil
 import socket
@@ -161,6 +162,13 @@ def service_key_nest(key):
                           vport >> 8, vport & 0xff)
 
 
+@functools.lru_cache(maxsize=16)
+def _service_ref(key):
+    """(the CMD_ATTR_SERVICE nest, the text) of a service key: a plan builds
+    each service's ops, and their undo ops, one after another."""
+    return service_key_nest(key), service_text(key)
+
+
 def encode_netmask(family, netmask):
     # IPv4: the mask's bytes as they are (be32); IPv6: the prefix length as a
     # plain u32 in that same field, as the kernel compares it with 128.
@@ -172,7 +180,7 @@ def encode_netmask(family, netmask):
 def encode_service(svc, mask=F_USER_MASK):
     """Full service nest for NEW/SET. The kernel sets new flags as
     (old & ~mask) | (flags & mask): mask names the flags meant to change."""
-    parts = encode_service_key(svc.key)
+    parts = [_service_ref(svc.key)[0][4:]]  # the key's attributes, from the key's nest
     parts.append(attr_str(SVC_ATTR_SCHED_NAME, svc.scheduler))
     parts.append(attr(SVC_ATTR_FLAGS, _FLAGS.pack(svc.flags & F_USER_MASK, mask)))
     parts.append(attr_u32(SVC_ATTR_TIMEOUT, svc.timeout))
@@ -182,7 +190,29 @@ def encode_service(svc, mask=F_USER_MASK):
     return nested(CMD_ATTR_SERVICE, *parts)
 
 
+# A real server's nest without tunnel attributes, and its identity alone (for
+# DEL), each in one pack: what encode_server() builds from attributes.
+_DEST_NEST = struct.Struct('=HH' + 'HH16s' + 'HHBB2x' + 'HHH2x' + 'HHI' * 4)
+_DEST_KEY_NEST = struct.Struct('=HH' + 'HH16s' + 'HHBB2x' + 'HHH2x')
+_DEST_TYPE = CMD_ATTR_DEST | NLA_F_NESTED
+
+
 def encode_server(srv, full=True):
+    if full and srv.forward == 'tun':
+        return encode_server_attrs(srv, full)
+    af = FAMILIES[srv.family]
+    port = srv.rport
+    if not full:
+        return _DEST_KEY_NEST.pack(_DEST_KEY_NEST.size, _DEST_TYPE, 20, DEST_ATTR_ADDR, socket.inet_pton(af, srv.rip),
+                                   6, DEST_ATTR_PORT, port >> 8, port & 0xff, 6, DEST_ATTR_ADDR_FAMILY, af)
+    return _DEST_NEST.pack(_DEST_NEST.size, _DEST_TYPE, 20, DEST_ATTR_ADDR, socket.inet_pton(af, srv.rip),
+                           6, DEST_ATTR_PORT, port >> 8, port & 0xff, 6, DEST_ATTR_ADDR_FAMILY, af,
+                           8, DEST_ATTR_FWD_METHOD, FORWARD[srv.forward], 8, DEST_ATTR_WEIGHT, srv.weight & 0xffffffff,
+                           8, DEST_ATTR_U_THRESH, srv.u_threshold, 8, DEST_ATTR_L_THRESH, srv.l_threshold)
+
+
+def encode_server_attrs(srv, full=True):
+    """encode_server() attribute by attribute: the reference its packs are tested against, and tunnels."""
     parts = [attr(DEST_ATTR_ADDR, _addr16(srv.family, srv.rip)),
              attr_be16(DEST_ATTR_PORT, srv.rport),
              attr_u16(DEST_ATTR_ADDR_FAMILY, FAMILIES[srv.family])]
@@ -672,8 +702,8 @@ _VERBS = {'add-service': 'add', 'edit-service': 'edit', 'del-service': 'delete',
 
 
 def op_add_service(svc):
-    return Op('add-service', (svc,), Request(CMD_NEW_SERVICE, encode_service(svc)), 'virtual service ' + svc.text(),
-              scheduler=svc.scheduler, pe=svc.pe)
+    return Op('add-service', (svc,), Request(CMD_NEW_SERVICE, encode_service(svc)),
+              'virtual service ' + _service_ref(svc.key)[1], scheduler=svc.scheduler, pe=svc.pe)
 
 
 def op_edit_service(svc, mask=F_USER_MASK):
@@ -682,14 +712,13 @@ def op_edit_service(svc, mask=F_USER_MASK):
 
 
 def op_delete_service(key):
-    return Op('del-service', (key,), Request(CMD_DEL_SERVICE, nested(CMD_ATTR_SERVICE, *encode_service_key(key))),
-              'virtual service ' + service_text(key), service=service_text(key))
+    svc_nest, text = _service_ref(key)
+    return Op('del-service', (key,), Request(CMD_DEL_SERVICE, svc_nest), 'virtual service ' + text, service=text)
 
 
 def _dest_op(name, cmd, key, srv, full, svc_nest=None):
-    if svc_nest is None:
-        svc_nest = nested(CMD_ATTR_SERVICE, *encode_service_key(key))
-    return Op(name, (key, srv), Request(cmd, svc_nest + encode_server(srv, full)), srv.text(), service=service_text(key))
+    nest, text = _service_ref(key)
+    return Op(name, (key, srv), Request(cmd, (svc_nest or nest) + encode_server(srv, full)), srv.text(), text)
 
 
 def op_add_server(key, srv, svc_nest=None):

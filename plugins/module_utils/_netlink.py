@@ -21,6 +21,7 @@ sends many dumps of one command that way with little Python around each.
 
 from __future__ import absolute_import, division, print_function
 
+import contextlib
 import errno
 import gc
 import os
@@ -83,6 +84,21 @@ COST_WRITE = 1 << 10
 MIN_BUDGET = 1 << 16
 MAX_BATCH_BYTES = 1 << 19
 PAUSE_GC = True         # dumps() holds the cyclic garbage collector while it decodes
+
+
+@contextlib.contextmanager
+def gc_paused():
+    """Hold the cyclic garbage collector (unless PAUSE_GC is off) while many
+    small acyclic objects are made: it would run every few hundred of them and
+    walk all older objects now and then, and find nothing."""
+    paused = PAUSE_GC and gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 # ---------------------------------------------------------------- attributes

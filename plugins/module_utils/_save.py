@@ -244,6 +244,11 @@ _ALIASES = {
 _FORWARD_OF = {'-g': 'dr', '-i': 'tun', '-m': 'masq'}
 
 
+_AF_INET = socket.AF_INET
+_inet_pton = socket.inet_pton
+_inet_ntop = socket.inet_ntop
+
+
 def _split_addr_port(text, what):
     """'a.b.c.d:p', '[v6]:p', or an address alone (port None)."""
     if text.startswith('['):
@@ -256,9 +261,14 @@ def _split_addr_port(text, what):
     else:
         addr, port = text, None
     try:
-        family, addr = normalize_ip(addr)
-    except ValueError as e:
-        raise RulesError("%s: %s" % (what, e))
+        # What normalize_ip() finds first for any text inet_pton() takes as it
+        # is, without its loop: a file has thousands of IPv4 addresses.
+        family, addr = 'ipv4', _inet_ntop(_AF_INET, _inet_pton(_AF_INET, addr))
+    except (OSError, ValueError):
+        try:
+            family, addr = normalize_ip(addr)
+        except ValueError as e:
+            raise RulesError("%s: %s" % (what, e))
     if port is not None:
         if not port.isdigit() or int(port) > 65535:
             raise RulesError("%s %r: port must be a number from 0 to 65535" % (what, text))
@@ -303,21 +313,31 @@ def _options(tokens):
     return out
 
 
-def _service_key(opts):
+def _service_key(opts, keys=None):
+    """The service key of a line's options; `keys` caches it per spec text."""
     specs = [(o, v) for o, v in opts if o in ('-t', '-u', '--sctp-service', '-f')]
     if len(specs) != 1:
         raise RulesError("exactly one of -t, -u, --sctp-service or -f is needed")
     switch, value = specs[0]
+    six = switch == '-f' and any(o == '-6' for o, _v in opts)
+    if keys is None:
+        return _spec_key(switch, value, six)
+    key = keys.get((switch, value, six))
+    if key is None:
+        key = keys[(switch, value, six)] = _spec_key(switch, value, six)
+    return key
+
+
+def _spec_key(switch, value, six):
     if switch == '-f':
-        family = 'ipv6' if any(o == '-6' for o, _v in opts) else 'ipv4'
-        return (family, None, None, None, _int(value, 'fwmark', 1, 0xffffffff))
+        return ('ipv6' if six else 'ipv4', None, None, None, _int(value, 'fwmark', 1, 0xffffffff))
     family, vip, vport = _split_addr_port(value, 'virtual service')
     protocol = {'-t': 'tcp', '-u': 'udp', '--sctp-service': 'sctp'}[switch]
     return (family, protocol, vip, vport or 0, None)
 
 
-def _parse_service(opts):
-    key = _service_key(opts)
+def _parse_service(opts, keys=None):
+    key = _service_key(opts, keys)
     family, protocol, vip, vport, fwmark = key
     flags, timeout, netmask, scheduler, pe, sched_flags = 0, 0, None, 'wlc', None, []
     for o, v in opts:
@@ -351,8 +371,8 @@ def _parse_service(opts):
                         scheduler=scheduler, flags=flags, timeout=timeout, netmask=netmask, pe=pe)
 
 
-def _parse_server(opts):
-    key = _service_key(opts)
+def _parse_server(opts, keys=None):
+    key = _service_key(opts, keys)
     rip = rport = rfamily = None
     forward, weight, uth, lth = 'dr', 1, 0, 0
     tun_type, tun_port, tun_csum = None, None, None
@@ -395,6 +415,43 @@ def _parse_server(opts):
         rport = key[3] or 0  # ipvsadm: DR and TUN servers keep the service port
     return key, make_server(rip, rport, family=rfamily, forward=forward, weight=weight, u_threshold=uth,
                             l_threshold=lth, tun_type=tun_type, tun_port=tun_port, tun_csum=tun_csum)
+
+
+_FAST_FORWARD = {'-m': 'masq', '-g': 'dr', '-i': 'tun'}
+_FAST_SWITCHES = ('-t', '-u', '-f')
+
+
+def _fast_server(tokens, keys, reals, weights):
+    """_parse_server() of the line ipvsadm -Sn writes for every real server but
+    a tunnel with options, `-a -t|-u|-f SERVICE -r ADDR[:PORT] -m|-g|-i -w N`
+    (8 tokens), with per-file caches of what the text repeats: each service's
+    spec is on every one of its real-server lines, and a few weights and real
+    servers serve many services. None for any other line, and for one the
+    general parser would refuse, so that it decides and words the error."""
+    if tokens[3] != '-r' or tokens[6] != '-w':
+        return None
+    forward = _FAST_FORWARD.get(tokens[5])
+    switch = tokens[1]
+    if forward is None or switch not in _FAST_SWITCHES:
+        return None
+    try:
+        key = keys.get((switch, tokens[2], False))
+        if key is None:
+            key = _service_key([(switch, tokens[2])], keys)
+        real = reals.get(tokens[4])
+        if real is None:
+            real = reals[tokens[4]] = _split_addr_port(tokens[4], 'real server')
+        weight = weights.get(tokens[7])
+        if weight is None:
+            weight = weights[tokens[7]] = _int(tokens[7], 'weight', 0, 0x7fffffff)
+    except RulesError:
+        return None
+    rfamily, rip, rport = real
+    if rfamily != key[0] and forward != 'tun':
+        return None
+    if rport is None or (not key[4] and forward != 'masq'):
+        rport = key[3] or 0
+    return key, make_server(rip, rport, rfamily, forward, weight)
 
 
 _QUOTING = re.compile(r'[\'"\\]')
@@ -451,7 +508,9 @@ def parse_rules(text, table_only=False):
     """Rules of an ipvsadm restore file: -A/-a lines, and unless table_only the
     -C, -Z, --set, --start-daemon and --stop-daemon lines ipvsadm -R accepts."""
     table = []
-    index = {}
+    index = {}          # service key -> its place in table
+    listed = []         # the keys of the real servers of each service in table
+    keys, reals, weights = {}, {}, {}
     timeouts, daemons, stopped, clear, zero = None, [], [], False, False
     for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
@@ -464,6 +523,10 @@ def parse_rules(text, table_only=False):
             except ValueError as e:
                 raise RulesError("cannot split the line into words: %s" % e)
             cmd = tokens[0]
+            found = _fast_server(tokens, keys, reals, weights) if cmd == '-a' and len(tokens) == 8 else None
+            if found is not None:
+                _add_server(table, index, listed, *found)
+                continue
             if not table_only and cmd in ('-C', '--clear', '-Z', '--zero') and len(tokens) == 1:
                 if cmd in ('-C', '--clear'):
                     if table:
@@ -491,22 +554,28 @@ def parse_rules(text, table_only=False):
             opts = _options(tokens)
             cmd = opts[0][0]
             if cmd == '-A':
-                svc = _parse_service(opts)
+                svc = _parse_service(opts, keys)
                 if svc.key in index:
                     raise RulesError("%s is defined twice" % service_text(svc.key))
                 index[svc.key] = len(table)
                 table.append((svc, []))
+                listed.append(set())
             elif cmd == '-a':
-                key, srv = _parse_server(opts)
-                if key not in index:
-                    raise RulesError("real server for %s, which no -A line above defines" % service_text(key))
-                servers = table[index[key]][1]
-                if any(s.key == srv.key for s in servers):
-                    raise RulesError("%s is listed twice" % srv.text())
-                servers.append(srv)
+                _add_server(table, index, listed, *_parse_server(opts, keys))
             else:
                 raise RulesError("only -A (add service), -a (add server), -C, -Z, --set, --start-daemon and "
                                  "--stop-daemon lines are understood, not %s" % cmd)
         except RulesError as e:
             raise RulesError("line %d: %s" % (lineno, e))
     return Rules(table, timeouts, daemons, stopped, clear, zero)
+
+
+def _add_server(table, index, listed, key, srv):
+    i = index.get(key)
+    if i is None:
+        raise RulesError("real server for %s, which no -A line above defines" % service_text(key))
+    seen = listed[i]
+    if srv.key in seen:
+        raise RulesError("%s is listed twice" % srv.text())
+    seen.add(srv.key)
+    table[i][1].append(srv)

@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 import errno
 import fcntl
+import functools
 import json
 import os
 import re
@@ -219,10 +220,11 @@ def from_file(path, fmt, validate, load_yaml):
 # ---------------------------------------------------------------- the plan
 
 class Plan:
-    """Ops in the order they are sent, each with the ops that undo it, the
-    counts users see, and the table as it will be. Daemon stops go first and
-    starts last: the kernel refuses a real server of another family than its
-    service while a daemon runs, and a daemon while such a server exists."""
+    """Ops in the order they are sent, each with the ops that undo it (a list,
+    or a function that builds it: only a failed apply needs them), the counts
+    users see, and the table as it will be. Daemon stops go first and starts
+    last: the kernel refuses a real server of another family than its service
+    while a daemon runs, and a daemon while such a server exists."""
 
     def __init__(self):
         self.ops = []
@@ -273,10 +275,12 @@ def plan(client, desired, current, purge=False, flushed=False, zero=False, curre
     purge = purge or desired.clear
     if flushed:
         if current:
-            undo = []
-            for svc, servers in current.values():
-                undo.extend(_recreate(svc, servers, current_laddrs.get(svc.key, ())))
-            p.add(_ipvs.op_flush(), undo)
+            def undo_flush(current=current):
+                undo = []
+                for svc, servers in current.values():
+                    undo.extend(_recreate(svc, servers, current_laddrs.get(svc.key, ())))
+                return undo
+            p.add(_ipvs.op_flush(), undo_flush)
             p.counts['services_removed'] = len(current)
         current = {}
     deletes = []
@@ -290,21 +294,22 @@ def plan(client, desired, current, purge=False, flushed=False, zero=False, curre
             continue
         svc, mask, wanted = spec.resolve(have, have_servers)
         if have is None:
-            p.add(_ipvs.op_add_service(svc), [_ipvs.op_delete_service(svc.key)], 'services_added')
-        elif have.config() != svc.config():
+            p.add(_ipvs.op_add_service(svc), functools.partial(_undo_add_service, svc.key), 'services_added')
+        elif have[:10] != svc[:10]:          # config(), without two method calls per service
             p.add(_ipvs.op_edit_service(svc, mask), [_ipvs.op_edit_service(have)], 'services_changed')
         server_ops, after_servers = plan_servers(spec.key, wanted, have_servers, purge)
-        by_key = dict((s.key, s) for s in have_servers)
-        for op in server_ops:
-            p.add(op, _server_undo(spec.key, op, by_key), _SERVER_COUNT[op.name])
+        if server_ops:
+            by_key = dict((s.key, s) for s in have_servers)
+            for op in server_ops:
+                p.add(op, functools.partial(_server_undo, spec.key, op, by_key), _SERVER_COUNT[op.name])
         p.after[spec.key] = (svc, after_servers)
         if spec.laddrs is not None:
             _plan_laddrs(p, spec, current_laddrs.get(spec.key, []), purge)
     if purge:
         deletes.extend(v for k, v in current.items() if k not in named)
     for have, have_servers in deletes:
-        p.add(_ipvs.op_delete_service(have.key), _recreate(have, have_servers, current_laddrs.get(have.key, ())),
-              'services_removed')
+        p.add(_ipvs.op_delete_service(have.key),
+              functools.partial(_recreate, have, have_servers, current_laddrs.get(have.key, ())), 'services_removed')
     deleted = set(have.key for have, _servers in deletes)
     for key, value in current.items():
         if key not in p.after and key not in deleted:
@@ -312,6 +317,10 @@ def plan(client, desired, current, purge=False, flushed=False, zero=False, curre
     if zero and any(_has_counts(svc, servers) for svc, servers in current.values()):
         p.zero = _ipvs.op_zero()
     return p
+
+
+def _undo_add_service(key):
+    return [_ipvs.op_delete_service(key)]
 
 
 def _plan_laddrs(p, spec, have, purge):
@@ -393,6 +402,8 @@ def apply(client, p, atomic=True):
             raise ApplyError(failed, [op for op, _u in done])
         undo_ops, owner = [], []
         for op, undo in reversed(done):
+            if callable(undo):
+                undo = undo()
             undo_ops.extend(undo)
             owner.extend([op] * len(undo))
         undo_errors = client.apply(undo_ops) if undo_ops else []

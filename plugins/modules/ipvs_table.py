@@ -413,6 +413,7 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._common import IpvsModule
 from ansible_collections.lvs.ipvs.plugins.module_utils._ipvs import NO_LADDR
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import IpvsError
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import daemon_dict
+from ansible_collections.lvs.ipvs.plugins.module_utils._netlink import gc_paused
 from ansible_collections.lvs.ipvs.plugins.module_utils._options import OptionError, check_options
 from ansible_collections.lvs.ipvs.plugins.module_utils._save import emit_restore
 
@@ -499,6 +500,13 @@ def write_export(m, path, text):
 
 
 def run(m):
+    # Tens of thousands of small acyclic objects (the desired table, the current
+    # one, ops and replies): the cyclic collector would walk them again and again.
+    with gc_paused():
+        _run(m)
+
+
+def _run(m):
     p = m.params
     if p['services'] is not None:
         # The desired table is not echoed back: thousands of entries through Ansible cost more than the change.

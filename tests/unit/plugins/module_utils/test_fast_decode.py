@@ -26,6 +26,7 @@ from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs as ipvs
 from ansible_collections.lvs.ipvs.plugins.module_utils import _netlink as nl
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
     F_ONEPACKET, F_PERSISTENT, F_SCHED1, F_SCHED2, Rates, Server, Service, Stats, make_server, make_service,
+    service_text,
 )
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
@@ -480,6 +481,70 @@ def test_decode_stats_reads_counters_by_type_in_any_order(messages):
 ])
 def test_service_key_nest_is_the_generic_encoding(key):
     assert ipvs.service_key_nest(key) == nl.nested(ipvs.CMD_ATTR_SERVICE, *ipvs.encode_service_key(key))
+
+
+def _servers_of_every_kind():
+    rng = random.Random(11)
+    out = []
+    for family, rip in (('ipv4', '10.0.0.2'), ('ipv4', '0.0.0.0'), ('ipv4', '255.255.255.255'),
+                        ('ipv6', '2001:db8::2'), ('ipv6', '::'), ('ipv6', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff')):
+        for forward in ('masq', 'local', 'tun', 'dr', 'bypass', 'fnat'):
+            for rport in (0, 80, 258, 65535):
+                weight = rng.choice([0, 1, 3, 0x7fffffff, -1])
+                uth, lth = rng.choice([(0, 0), (70000, 5), (0xffffffff, 0x7fffffff)])
+                tunnels = [dict()]
+                if forward == 'tun':
+                    tunnels = [dict(tun_type='ipip'), dict(tun_type='gre', tun_csum='csum'),
+                               dict(tun_type='gue', tun_port=6080, tun_csum='remcsum'), dict(tun_type='gue', tun_port=1)]
+                for tunnel in tunnels:
+                    out.append(make_server(rip, rport, family=family, forward=forward, weight=weight,
+                                           u_threshold=uth, l_threshold=lth, **tunnel))
+    return out
+
+
+def test_encode_server_packs_what_the_attributes_make():
+    servers = _servers_of_every_kind()
+    assert len(servers) > 150
+    for srv in servers:
+        for full in (True, False):
+            assert ipvs.encode_server(srv, full) == ipvs.encode_server_attrs(srv, full), (srv, full)
+
+
+@pytest.mark.parametrize('key', [
+    ('ipv4', 'tcp', '192.0.2.10', 80, None), ('ipv6', 'sctp', '2001:db8::1', 65535, None), ('ipv4', None, None, None, 1),
+    ('ipv6', None, None, None, 0xffffffff),
+])
+def test_ops_encode_what_the_attributes_make(key):
+    """Ops reuse their service's nest and text (a small cache of them): the
+    same bytes and words as built from scratch, whatever order they come in."""
+    family = key[0]
+    services = [make_service(*key[:5], scheduler=scheduler, flags=flags, timeout=timeout, netmask=netmask, pe=pe)
+                for scheduler, flags, timeout, netmask, pe in (
+                    ('wlc', 0, 0, None, None), ('sh', F_PERSISTENT | 0x18, 600, '24' if family == 'ipv6' else '255.255.255.0',
+                                                'sip'))]
+    generic_key = nl.nested(ipvs.CMD_ATTR_SERVICE, *ipvs.encode_service_key(key))
+    text = service_text(key)
+    other = ('ipv4', 'udp', '192.0.2.99', 53, None)
+    for svc in services:
+        for mask in (ipvs.F_USER_MASK, F_PERSISTENT):
+            generic = nl.nested(ipvs.CMD_ATTR_SERVICE, *(ipvs.encode_service_key(key) + [
+                nl.attr_str(ipvs.SVC_ATTR_SCHED_NAME, svc.scheduler),
+                nl.attr(ipvs.SVC_ATTR_FLAGS, struct.pack('=II', svc.flags, mask)),
+                nl.attr_u32(ipvs.SVC_ATTR_TIMEOUT, svc.timeout), ipvs.encode_netmask(family, svc.netmask)]
+                + ([nl.attr_str(ipvs.SVC_ATTR_PE_NAME, svc.pe)] if svc.pe else [])))
+            assert ipvs.encode_service(svc, mask) == generic
+            ipvs.op_delete_service(other)       # another service's ops in between
+            assert ipvs.op_edit_service(svc, mask).request.body == generic
+        op = ipvs.op_add_service(svc)
+        assert (op.request.body, op.subject) == (ipvs.encode_service(svc), 'virtual service ' + text)
+    op = ipvs.op_delete_service(key)
+    assert (op.request.body, op.subject, op.service) == (generic_key, 'virtual service ' + text, text)
+    for srv in _servers_of_every_kind()[::7]:
+        for make, full in ((ipvs.op_add_server, True), (ipvs.op_edit_server, True), (ipvs.op_delete_server, False)):
+            ipvs.op_delete_service(other)
+            op = make(key, srv)
+            assert op.request.body == generic_key + ipvs.encode_server_attrs(srv, full)
+            assert (op.subject, op.service, op.args) == (srv.text(), text, (key, srv))
 
 
 def test_ipv4_text_is_inet_ntop():

@@ -295,3 +295,200 @@ def test_the_key_sort_stops_at_the_2_31_boundary():
     assert _comparator_order(mixed[::-1], *server[:2]) == mixed[::-1]     # plain order would be mixed
     for order in (mixed, mixed[::-1]):
         assert _save._sorted_items(order, *server) == _comparator_order(order, *server[:2])
+
+
+# ---------------------------------------------------------------- the fast path of real-server lines
+
+# Services the server lines below may name (and some they name without defining them).
+FAST_SERVICES = """\
+-A -t 192.0.2.1:80 -s wrr
+-A -u 192.0.2.1:53 -s rr
+-A -t 192.0.2.1 -s rr -p
+-A -t [2001:db8::1]:80 -s rr
+-A -u [2001:db8::1]:53 -s rr
+-A -f 7 -s rr
+-A -f 7 -6 -s rr
+-A -f 4294967291 -s rr
+-A --sctp-service 192.0.2.1:3868 -s rr
+"""
+
+# Real-server lines of every shape: the usual 8 tokens (taken by the fast path
+# or refused by it), the same values spelled otherwise, and invalid values
+# whose error the general parser must word.
+FAST_LINES = [
+    '-a -t 192.0.2.1:80 -r 10.0.0.1:80 -m -w 1',
+    '-a -t 192.0.2.1:80 -r 10.0.0.1:8080 -m -w 3',
+    '-a -t 192.0.2.1:80 -r 10.0.0.1:8080 -g -w 3',              # DR: the service's port
+    '-a -t 192.0.2.1:80 -r 10.0.0.1:8080 -i -w 3',              # TUN: the service's port, ipip
+    '-a -t 192.0.2.1:80 -r 10.0.0.1 -m -w 1',                   # no port: the service's
+    '-a -t 192.0.2.1:80 -r 10.0.0.1:080 -m -w 007',
+    '-a -t 192.0.2.1:80 -r 10.0.0.1:0 -m -w 0',
+    '-a -t 192.0.2.1:80 -r 10.0.0.1:65535 -m -w 2147483647',
+    '-a -t 192.0.2.1:80 -r 10.0.0.1:65536 -m -w 1',
+    '-a -t 192.0.2.1:80 -r 10.0.0.1:8o -m -w 1',
+    '-a -t 192.0.2.1:80 -r 10.0.0.1: -m -w 1',
+    '-a -t 192.0.2.1:80 -r 10.0.0.1:80 -m -w 2147483648',
+    '-a -t 192.0.2.1:80 -r 10.0.0.1:80 -m -w -1',
+    '-a -t 192.0.2.1:80 -r 10.0.0.1:80 -m -w +3',
+    '-a -t 192.0.2.1:80 -r 10.0.0.1:80 -m -w 3_0',
+    '-a -t 192.0.2.1:80 -r 10.0.0.1:80 -m -w \u0663',           # a digit int() reads, not ASCII
+    '-a -t 192.0.2.1:80 -r 10.0.0.1:80 -m -w lots',
+    '-a -t 192.0.2.1:80 -r 10.0.0.1:80 -m -w 0x10',
+    '-a -t 192.0.2.1:80 -r 10.0.0.256:80 -m -w 1',
+    '-a -t 192.0.2.1:80 -r 010.0.0.1:80 -m -w 1',
+    '-a -t 192.0.2.1:80 -r localhost:80 -m -w 1',               # hostnames are not resolved
+    '-a -t 192.0.2.1:80 -r real.example.com -m -w 1',
+    '-a -t 192.0.2.1:80 -r [2001:db8::2]:80 -m -w 1',           # another family: only tunnels
+    '-a -t 192.0.2.1:80 -r [2001:db8::2]:80 -i -w 1',
+    '-a -t 192.0.2.1:80 -r [2001:db8::2] -i -w 1',
+    '-a -t 192.0.2.1:80 -r 2001:db8::2 -i -w 1',
+    '-a -t 192.0.2.1:80 -r ::ffff:10.0.0.1 -i -w 1',
+    '-a -t 192.0.2.1:80 -r [10.0.0.1]:80 -m -w 1',
+    '-a -t 192.0.2.1:80 -r [2001:db8::2:80 -i -w 1',
+    '-a -t 192.0.2.1:80 -r [2001:db8::2]80 -i -w 1',
+    '-a -u 192.0.2.1:53 -r 10.0.0.1:53 -g -w 1',
+    '-a -u 192.0.2.1:53 -r 10.0.0.1:5353 -m -w 1',
+    '-a -t 192.0.2.1:0 -r 10.0.0.1:80 -m -w 1',                 # the port-0 service is "192.0.2.1"
+    '-a -t 192.0.2.1 -r 10.0.0.1:80 -m -w 1',
+    '-a -t 192.0.2.1 -r 10.0.0.1:80 -g -w 1',
+    '-a -t 192.0.2.1 -r 10.0.0.1 -m -w 1',
+    '-a -t [2001:db8::1]:80 -r [2001:db8::2]:8080 -m -w 1',
+    '-a -t [2001:db8::1]:80 -r [2001:DB8:0::2]:8080 -m -w 1',   # written otherwise: the same server
+    '-a -t [2001:db8::1]:80 -r [2001:db8::3]:8080 -g -w 1',
+    '-a -t [2001:db8::1]:80 -r 10.0.0.1:8080 -i -w 1',
+    '-a -t [2001:db8::1]:80 -r 10.0.0.1:8080 -m -w 1',
+    '-a -u [2001:db8::1]:53 -r [2001:db8::2]:53 -g -w 1',
+    '-a -t [2001:db8:0::1]:80 -r [2001:db8::4]:80 -m -w 1',
+    '-a -t 2001:db8::1:80 -r [2001:db8::4]:80 -m -w 1',
+    '-a -f 7 -r 10.0.0.1 -m -w 1',                              # fwmark: no port is port 0
+    '-a -f 7 -r 10.0.0.1:8080 -g -w 1',                         # and DR keeps the one given
+    '-a -f 7 -r 10.0.0.2:8080 -i -w 1',
+    '-a -f 7 -r [2001:db8::2]:80 -m -w 1',
+    '-a -f 07 -r 10.0.0.3 -m -w 1',
+    '-a -f -5 -r 10.0.0.1 -m -w 1',                             # Debian's ipvsadm prints marks above 2^31 as %d
+    '-a -f 0 -r 10.0.0.1 -m -w 1',
+    '-a -f 8 -r 10.0.0.1 -m -w 1',                              # no such service
+    '-a -f x -r 10.0.0.1 -m -w 1',
+    '-a -t 192.0.2.9:80 -r 10.0.0.1:80 -m -w 1',                # no such service
+    '-a -t 192.0.2.1:99999 -r 10.0.0.1:80 -m -w 1',
+    '-a -t 192.0.2.1:80 -r 10.0.0.1:80 -m -w 1',                # listed twice
+    '-a -t -6 -r 10.0.0.1:80 -m -w 1',
+    '-a -t 192.0.2.1:80 -r -m -m -w 1',
+    '-a -t 192.0.2.1:80 -r 10.0.0.1:80 -w 1 -m',                # other orders, and other spellings
+    '-a -r 10.0.0.5:80 -t 192.0.2.1:80 -m -w 1',
+    '-a -t 192.0.2.1:80 -m -r 10.0.0.6:80 -w 1',
+    '-a -t 192.0.2.1:80 -r 10.0.0.7:80 -m -w=1',
+    '-a --tcp-service 192.0.2.1:80 -r 10.0.0.8:80 -m -w 1',
+    '--add-server -t 192.0.2.1:80 -r 10.0.0.9:80 -m -w 1',
+    '-a -t 192.0.2.1:80 -r 10.0.0.10:80 --masquerading -w 1',
+    '-a -t 192.0.2.1:80 -r 10.0.0.11:80 -m --weight 1',
+    '-a -t 192.0.2.1:80 --real-server=10.0.0.12:80 -m -w 1 -x 5',
+    '-a -t 192.0.2.1:80 -r 10.0.0.13:80 -m -w 1 -x 100 -y 10',  # thresholds
+    '-a -t 192.0.2.1:80 -r 10.0.0.14:80 -m -x 100 -y 10 -w 2',
+    '-a -t 192.0.2.1:80 -r 10.0.0.15:80 -i -w 1 --tun-type ipip',
+    '-a -t 192.0.2.1:80 -r 10.0.0.16:80 -i -w 1 --tun-type gre --tun-csum',
+    '-a -t 192.0.2.1:80 -r 10.0.0.17:80 -i -w 1 --tun-type gue --tun-port 6080 --tun-remcsum',
+    '-a -t 192.0.2.1:80 -r 10.0.0.18:80 -m -w 1 --tun-type gre',
+    '-a -t 192.0.2.1:80 -r 10.0.0.19:80 -m -w',
+    '-a -t 192.0.2.1:80 -r 10.0.0.20:80 -m -w 1 -6',
+    '-a -f 7 -6 -r [2001:db8::9]:80 -m -w 1',
+    '-a -f 7 -6 -r [2001:db8::9]:80 -m',
+    '-a --sctp-service 192.0.2.1:3868 -r 10.0.0.1:3868 -m -w 1',
+    '-a -t 192.0.2.1:80 -u 192.0.2.1:53 -r 10.0.0.21:80 -m -w 1',
+    '-a -t 192.0.2.1:80 -r 10.0.0.22:80 -m -w 1 -s rr',
+    '-a -t 192.0.2.1:80 -r 10.0.0.23:80 -b -w 1',
+    '-a -t 192.0.2.1:80 -r 10.0.0.24:80 -m -m 1',
+    '-a -t "192.0.2.1:80" -r 10.0.0.25:80 -m -w 1',            # quoted: shlex, then the same 8 tokens
+    "-a -t 192.0.2.1:80 -r ' 10.0.0.26:80' -m -w 1",
+    "-a -t 192.0.2.1:80 -r '10.0.0.27 :80' -m -w 1",
+    "-a -t 192.0.2.1:80 -r '10.0.0.28:80 ' -m -w ' 3'",
+]
+
+
+def _parse_both(text, monkeypatch):
+    """What parse_rules() makes of text (a result or an error), with the fast
+    path and with the general parser alone, and how many lines the fast path took."""
+    taken = []
+    fast = _save._fast_server
+
+    def spy(*args):
+        found = fast(*args)
+        taken.append(found is not None)
+        return found
+
+    def outcome():
+        try:
+            return _save.parse_rules(text)
+        except _save.RulesError as e:
+            return 'error: %s' % e
+    with monkeypatch.context() as m:
+        m.setattr(_save, '_fast_server', spy)
+        with_fast = outcome()
+    with monkeypatch.context() as m:
+        m.setattr(_save, '_fast_server', lambda *args: None)
+        general = outcome()
+    return with_fast, general, sum(taken)
+
+
+def _same(a, b):
+    """Equal, and of the same types all the way down (a Server, not a tuple; an int, not a bool)."""
+    if isinstance(a, (tuple, list)):
+        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b
+
+
+@pytest.mark.parametrize('line', FAST_LINES)
+def test_the_fast_path_parses_each_line_as_the_general_parser(line, monkeypatch):
+    with_fast, general, _taken = _parse_both(FAST_SERVICES + line + '\n', monkeypatch)
+    assert _same(with_fast, general), (with_fast, general)
+
+
+def test_the_fast_path_parses_a_whole_file_as_the_general_parser(monkeypatch):
+    """All the valid lines in one file, each service's lines apart and together,
+    so that the per-file caches serve lines after the first."""
+    valid = []
+    for line in FAST_LINES:
+        with_fast, _general, _taken = _parse_both(FAST_SERVICES + line + '\n', monkeypatch)
+        if not isinstance(with_fast, str):
+            valid.append(line)
+    assert len(valid) > 40
+    seen, lines = set(), []
+    for line in valid:
+        # A real server once per service (the file would be refused): the first spelling of each.
+        (_svc, servers), = [entry for entry in _save.parse(FAST_SERVICES + line + '\n') if entry[1]]
+        ident = (_svc.key, servers[0].key)
+        if ident not in seen:
+            seen.add(ident)
+            lines.append(line)
+    for text in (FAST_SERVICES + '\n'.join(lines) + '\n',
+                 FAST_SERVICES + '\n'.join(reversed(lines)) + '\n',
+                 FAST_SERVICES + '\n'.join(lines) + '\n' + lines[0] + '\n',        # a duplicate at the end
+                 FAST_SERVICES + '\n'.join(lines + [lines[3]] + lines[4:6]) + '\n',
+                 SAVED + FAST_SERVICES.replace('-A -f 7 -s', '-A -f 9 -s') + '\n'.join(lines) + '\n'):
+        with_fast, general, taken = _parse_both(text, monkeypatch)
+        assert _same(with_fast, general), (with_fast, general)
+        assert taken > 20         # the fast path was there to compare
+
+
+def test_the_fast_path_is_taken_for_what_ipvsadm_writes(monkeypatch):
+    text = _save.emit(_save.parse(SAVED))
+    with_fast, general, taken = _parse_both(text, monkeypatch)
+    assert _same(with_fast, general)
+    assert taken == sum(1 for line in text.splitlines() if line.startswith('-a ') and len(line.split()) == 8) == 5
+
+
+@pytest.mark.parametrize('seed', range(20))
+def test_the_fast_path_on_random_files(seed, monkeypatch):
+    """Random mixes of valid and invalid lines: the same table, or the same first error."""
+    import random
+    rnd = random.Random(seed)
+    services = FAST_SERVICES.splitlines()
+    lines = rnd.sample(services, rnd.randint(1, len(services)))
+    for _i in range(rnd.randint(1, 30)):
+        line = rnd.choice(FAST_LINES)
+        if rnd.random() < 0.5:
+            # Another real server, so that a file is not just duplicates.
+            line = line.replace('10.0.0.1:', '10.0.%d.%d:' % (rnd.randrange(3), rnd.randrange(1, 4)))
+        lines.insert(rnd.randint(0, len(lines)), line)
+    with_fast, general, _taken = _parse_both('\n'.join(lines) + '\n', monkeypatch)
+    assert _same(with_fast, general), (with_fast, general)

@@ -10,7 +10,7 @@ import pytest
 
 from harness import Harness, writes
 
-from ansible_collections.lvs.ipvs.plugins.module_utils import _save, _table
+from ansible_collections.lvs.ipvs.plugins.module_utils import _plan, _save, _table
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import IpvsError
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import make_server, make_service
 from ansible_collections.lvs.ipvs.plugins.module_utils._options import OptionError, check_options
@@ -370,3 +370,47 @@ def test_a_batch_that_breaks_off_is_reported_as_a_possible_change(monkeypatch, c
     assert result['failed'] and result['changed'] is True, result
     assert 'the kernel may have carried out some of the' in result['msg'] and 'ipvs_info' in result['msg']
     assert fake.table()  # some did go through
+
+
+def test_atomic_rollback_undoes_every_kind_of_change(h):
+    """The undo of each change (built only when an apply fails): an added and
+    an edited service, servers added, edited and removed, services removed."""
+    fake = h.fake
+    fake.load(big_table(6))
+    before = _save.emit(fake.table(), thresholds=True)
+    services = as_services(big_table(6))[:4]
+    services[0]['scheduler'] = 'rr'
+    services[0]['servers'][1]['weight'] = 9
+    del services[0]['servers'][2]
+    services[0]['servers'].append(dict(rip='10.7.7.7', rport=8000, forward='masq', weight=2))
+    services[1]['servers'][0]['state'] = 'absent'
+    services[2]['servers'][0]['state'] = 'drained'
+    services.append(dict(vip='10.8.8.8', vport=80, servers=[dict(rip='10.1.0.2'), dict(rip='10.1.0.3', weight=4)]))
+    services.append(dict(vip='10.9.9.9', vport=80, scheduler='nosuch', servers=[dict(rip='10.1.0.2')]))
+    result = h.run(ipvs_table, dict(services=services, purge=True))
+    assert result['failed'] and "virtual service TCP 10.9.9.9:80: scheduler 'nosuch' is not available" in result['msg']
+    assert 'changes already made were undone, the table is as it was' in result['msg'], result['msg']
+    assert _save.emit(fake.table(), thresholds=True) == before
+
+
+def test_atomic_rollback_of_a_flush(h):
+    fake = h.fake
+    fake.load(big_table(5))
+    before = (_save.emit(fake.table(), thresholds=True), fake.timeouts)
+    fake.before_request.append(lambda fake_, request: errno.EINVAL if request.name == 'SET_CONFIG' else None)
+    result = h.run(ipvs_table, dict(state='flushed', timeouts=dict(udp=60)))
+    assert result['failed'] and 'the 1 changes already made were undone, the table is as it was' in result['msg'], result
+    assert (_save.emit(fake.table(), thresholds=True), fake.timeouts) == before
+
+
+def test_with_counts_is_replace_of_the_counts():
+    """with_counts() builds the server by position; it must be what _replace() makes."""
+    srv = make_server('10.0.0.1', 80, forward='tun', tun_type='gue', tun_port=6080, weight=3)
+    for have in (make_server('10.0.0.1', 80), make_server('10.0.0.1', 80, active_conns=5, inactive_conns=7,
+                                                          persist_conns=9, stats=(1, 2, 3, 4, 5), rates=(0,) * 5),
+                 make_server('10.0.0.1', 80, persist_conns=1)):
+        got = _plan.with_counts(srv, have)
+        want = srv._replace(active_conns=have.active_conns, inactive_conns=have.inactive_conns,
+                            persist_conns=have.persist_conns)
+        assert got == want and type(got) is type(want)
+    assert _plan.with_counts(srv, None) is srv
