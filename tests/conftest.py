@@ -33,5 +33,5 @@ try:
     import ansible_collections.lvs.ipvs.plugins  # noqa: F401 pylint: disable=unused-import
 except ImportError:
     sys.path.insert(0, collection_path())
-    # ansible-playbook runs started by the integration tests find lvs.ipvs here.
-    os.environ['ANSIBLE_COLLECTIONS_PATH'] = collection_path()
+# ansible-playbook runs started by the integration and fleet tests find this checkout as lvs.ipvs.
+os.environ['ANSIBLE_COLLECTIONS_PATH'] = collection_path()

@@ -63,9 +63,10 @@ exec switch_root /newroot /lib/systemd/systemd
 NET_UNIT = '''[Unit]
 Description=Fleet test network (mgmt for SSH, front the shared segment)
 DefaultDependencies=no
-After=systemd-udevd.service
-Before=network-pre.target ssh.service
-Wants=network-pre.target
+After=systemd-udevd.service network-pre.target
+Before=network.target ssh.service
+# What a network manager does: units ordered after network(-online).target wait for this one.
+Wants=network.target
 
 [Service]
 Type=oneshot

@@ -1,0 +1,104 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The fleet for role and playbook tests: booted once per session (tests/fleet/fleet.py).
+
+The controller is this machine's Ansible, reaching the hosts over SSH like a user's
+would. The inventory is the fleet's (hosts and ports) plus examples/inventory's
+group_vars and host_vars: the tests run the example a user would copy.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from fleet import ROOT, Fleet  # noqa: E402
+
+EXAMPLE = os.path.join(ROOT, 'examples', 'inventory')
+
+
+class Playbooks(object):
+    """ansible-playbook against the fleet; every run's output is kept in the fleet directory."""
+
+    def __init__(self, fleet):
+        self.fleet = fleet
+        self.runs = 0
+        # This checkout as lvs.ipvs, whatever else pytest's plugins put on the path.
+        link = os.path.join(fleet.workdir, 'collections', 'ansible_collections', 'lvs', 'ipvs')
+        if not os.path.islink(link):
+            os.makedirs(os.path.dirname(link), exist_ok=True)
+            os.symlink(ROOT, link)
+        self.env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(fleet.workdir, 'collections'),
+                        ANSIBLE_PIPELINING='1', ANSIBLE_HOST_KEY_CHECKING='0', ANSIBLE_FORKS='10',
+                        ANSIBLE_REMOTE_TMP='/tmp/.ansible-remote', ANSIBLE_NOCOLOR='1',
+                        ANSIBLE_RETRY_FILES_ENABLED='0', ANSIBLE_STDOUT_CALLBACK='default')
+
+    def run(self, *args, check=True, playbook='lvs.ipvs.site', inventory=None):
+        self.runs += 1
+        log = os.path.join(self.fleet.workdir, 'run-%02d.log' % self.runs)
+        argv = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'),
+                '-i', inventory or self.fleet.inventory, playbook] + list(args)
+        res = subprocess.run(argv, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             universal_newlines=True, timeout=1800)
+        with open(log, 'w') as f:
+            f.write(' '.join(argv) + '\n' + res.stdout)
+        if check and res.returncode != 0:
+            pytest.fail('ansible-playbook %s failed (%d); output in %s:\n%s'
+                        % (' '.join(args), res.returncode, log, res.stdout[-4000:]), pytrace=False)
+        return Run(res.returncode, res.stdout)
+
+
+class Run(object):
+    def __init__(self, rc, out):
+        self.rc = rc
+        self.out = out
+
+    def recap(self):
+        """{host: {'ok': n, 'changed': n, ...}} from PLAY RECAP."""
+        hosts = {}
+        for m in re.finditer(r'^(\S+)\s+:\s+((?:\w+=\d+\s*)+)$', self.out, re.M):
+            hosts[m.group(1)] = dict((k, int(v)) for k, v in re.findall(r'(\w+)=(\d+)', m.group(2)))
+        return hosts
+
+    def changed_tasks(self):
+        """[(task, host)] of every task that reported a change."""
+        out, task = [], None
+        for line in self.out.splitlines():
+            m = re.match(r'^TASK \[(.*)\] \**$', line)
+            if m:
+                task = m.group(1)
+            m = re.match(r'^changed: \[([^\]]+)\]', line)
+            if m:
+                out.append((task, m.group(1)))
+        return out
+
+
+@pytest.fixture(scope='session')
+def fleet():
+    f = Fleet()
+    reuse = os.environ.get('LVS_FLEET_REUSE') == '1'   # for debugging a test: the hosts as they are
+    if not reuse:
+        f.stop()
+        f.build(fresh=True)
+    for sub in ('group_vars', 'host_vars'):
+        dest = os.path.join(f.workdir, sub)
+        shutil.rmtree(dest, ignore_errors=True)
+        shutil.copytree(os.path.join(EXAMPLE, sub), dest)
+    f.start()
+    try:
+        f.wait_ssh(timeout=900)
+        yield f
+    finally:
+        if os.environ.get('LVS_FLEET_KEEP') != '1' and not reuse:
+            f.stop()
+
+
+@pytest.fixture(scope='session')
+def playbooks(fleet):
+    return Playbooks(fleet)
