@@ -90,8 +90,8 @@ def fleet():
         dest = os.path.join(f.workdir, sub)
         shutil.rmtree(dest, ignore_errors=True)
         shutil.copytree(os.path.join(EXAMPLE, sub), dest)
-    f.start()
     try:
+        f.start()
         f.wait_ssh(timeout=900)
         yield f
     finally:

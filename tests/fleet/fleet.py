@@ -289,13 +289,15 @@ class Fleet(object):
         return os.path.join(self.hostdir(name), 'qemu.pid')
 
     def running(self, name):
+        """The PID of the host's qemu, if it runs (a stale pidfile's PID may belong to anything else)."""
         try:
             with open(self.pidfile(name)) as f:
                 pid = int(f.read())
-            os.kill(pid, 0)
-            return pid
+            with open('/proc/%d/cmdline' % pid, 'rb') as f:
+                argv = f.read().split(b'\0')
         except (OSError, ValueError):
             return None
+        return pid if self.pidfile(name).encode() in argv else None
 
     def qemu_argv(self, host):
         hdir = self.hostdir(host.name)
