@@ -66,23 +66,6 @@ def run_as_nobody(netns, func):
     return json.loads(data.decode())
 
 
-def ansible_playbook(playbook, *args):
-    # tests/conftest.py points ANSIBLE_COLLECTIONS_PATH at this checkout.
-    env = dict(os.environ, ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-               ANSIBLE_HOME=os.environ.get('ANSIBLE_HOME', '/tmp/ansible-home'),
-               ANSIBLE_LOCAL_TEMP=os.environ.get('ANSIBLE_LOCAL_TEMP', '/tmp/ansible-local'),
-               ANSIBLE_REMOTE_TEMP=os.environ.get('ANSIBLE_REMOTE_TEMP', '/tmp/ansible-remote'),
-               ANSIBLE_NOCOLOR='1', ANSIBLE_RETRY_FILES_ENABLED='0')
-    cmd = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', 'localhost,', '-c', 'local',
-           os.path.join(os.path.dirname(os.path.abspath(__file__)), 'playbooks', playbook)] + list(args)
-    try:
-        return subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
-                              check=False, timeout=900)
-    except subprocess.TimeoutExpired as e:
-        raise AssertionError('ansible-playbook %s did not finish in 900 s; its output so far:\n%s'
-                             % (playbook, e.stdout.decode() if isinstance(e.stdout, bytes) else e.stdout))
-
-
 def sh(cmd, check=True, netns=None):
     """Run a shell command (optionally inside netns); return its stdout."""
     if netns:
