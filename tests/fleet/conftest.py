@@ -45,7 +45,7 @@ class Playbooks(object):
         argv = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'),
                 '-i', inventory or self.fleet.inventory, playbook] + list(args)
         res = subprocess.run(argv, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             universal_newlines=True, timeout=1800)
+                             universal_newlines=True, timeout=1800, check=False)
         with open(log, 'w') as f:
             f.write(' '.join(argv) + '\n' + res.stdout)
         if check and res.returncode != 0:
@@ -67,16 +67,31 @@ class Run(object):
         return hosts
 
     def changed_tasks(self):
-        """[(task, host)] of every task that reported a change."""
-        out, task = [], None
+        """Sorted [(task, host)] of every task that reported a change (hosts finish in any order)."""
+        return sorted(key for key, (status, _diff) in self.results().items() if status == 'changed')
+
+    def diffs(self):
+        """{(task, host): the --diff lines printed for it}, for the tasks that printed any."""
+        return dict((key, diff) for key, (_status, diff) in self.results().items() if diff)
+
+    def results(self):
+        """{(task, host): (status, diff lines)}; a diff is printed just before its host's status line."""
+        results, task, diff = {}, None, []
         for line in self.out.splitlines():
             m = re.match(r'^TASK \[(.*)\] \**$', line)
             if m:
-                task = m.group(1)
-            m = re.match(r'^changed: \[([^\]]+)\]', line)
+                task, diff = m.group(1), []
+                continue
+            m = re.match(r'^(changed|ok|skipping|fatal|failed): \[([^\]]+)\]', line)
             if m:
-                out.append((task, m.group(1)))
-        return out
+                results[(task, m.group(2))] = (m.group(1), diff)
+                diff = []
+            elif line.startswith(('+++', '---')):
+                # Headers may name a temporary file of the run.
+                diff.append(re.sub(r'\S*/(tmp|\.ansible)/\S*', '<tmp>', line))
+            elif line.startswith(('+', '-', '@@')):
+                diff.append(line)
+        return results
 
 
 @pytest.fixture(scope='session')

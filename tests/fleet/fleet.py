@@ -120,9 +120,8 @@ class FleetError(Exception):
     pass
 
 
-def _run(argv, **kwargs):
-    kwargs.setdefault('check', True)
-    return subprocess.run(argv, **kwargs)
+def _run(argv, check=True, **kwargs):
+    return subprocess.run(argv, check=check, **kwargs)
 
 
 def default_kernel():
@@ -193,8 +192,7 @@ class Fleet(object):
         with open(os.path.join(stage, 'init'), 'w') as f:
             f.write(INIT)
         os.chmod(os.path.join(stage, 'init'), 0o755)
-        files = subprocess.run('find . | cpio -o -H newc --quiet', shell=True, cwd=stage,
-                               stdout=subprocess.PIPE, check=True).stdout
+        files = _run('find . | cpio -o -H newc --quiet', shell=True, cwd=stage, stdout=subprocess.PIPE).stdout
         with open(out + '.tmp', 'wb') as f:
             f.write(files)
         os.rename(out + '.tmp', out)
@@ -355,7 +353,7 @@ class Fleet(object):
     def ssh(self, name, command, check=True, timeout=300):
         """Run a shell command on a host; returns the CompletedProcess (text)."""
         res = subprocess.run(self.ssh_argv(name, command), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             universal_newlines=True, timeout=timeout)
+                             universal_newlines=True, timeout=timeout, check=False)
         if check and res.returncode != 0:
             raise FleetError('%s: %r exited %d\n%s%s' % (name, command, res.returncode, res.stdout, res.stderr))
         return res

@@ -72,8 +72,9 @@ def diff_lines(out):
 
 def test_resource_modules_check_diff_real_again(playbooks, netns):
     netns.sh('ip link add sync0 type dummy && ip link set sync0 multicast on up')
-    extra = ('-e', 'target=%s netns=%s' % (HOST, netns.name))
-    run = lambda *args: playbooks.run(*(args + extra), playbook=PLAYBOOKS + 'modules.yml', check=False)  # noqa: E731
+    def run(*args):
+        return playbooks.run('-e', 'target=%s netns=%s' % (HOST, netns.name), *args,
+                             playbook=PLAYBOOKS + 'modules.yml', check=False)
 
     p = run('--check', '--diff')
     assert p.rc == 0, p.out
