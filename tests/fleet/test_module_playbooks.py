@@ -72,6 +72,7 @@ def diff_lines(out):
 
 def test_resource_modules_check_diff_real_again(playbooks, netns):
     netns.sh('ip link add sync0 type dummy && ip link set sync0 multicast on up')
+
     def run(*args):
         return playbooks.run('-e', 'target=%s netns=%s' % (HOST, netns.name), *args,
                              playbook=PLAYBOOKS + 'modules.yml', check=False)
