@@ -212,6 +212,7 @@ os.rename('/tmp/echo.second.tmp', '/tmp/echo.second')
     wait_for(lambda: ' %s:7000 ' % ECHO_VIP in fleet.ssh('lb2', 'ipvsadm -Lnc').stdout,
              'lb2 (backup) to receive the connection from lb1', 60)
 
+    fleet.lb1_before_failover = state(fleet, 'lb1')   # for test_director_comes_back_by_itself
     fleet.stop(['lb1'])
     fleet.ssh('client', 'ip -n cli route replace 203.0.113.0/24 via 192.0.2.12; touch /tmp/echo.go')
     wait_for(lambda: fleet.ssh('client', 'cat /tmp/echo.second 2>/dev/null', check=False).stdout == 'after',
@@ -224,7 +225,7 @@ os.rename('/tmp/echo.second.tmp', '/tmp/echo.second')
 def test_director_comes_back_by_itself(fleet):
     """lb1 was stopped hard by the failover test: booted again, it restores VIPs, sysctls,
     modules, table, timeouts and its sync daemon with no Ansible run."""
-    before = state(fleet, 'lb2').replace('backup sync daemon', 'master sync daemon')
+    before = fleet.lb1_before_failover
     fleet.start(['lb1'])
     fleet.wait_ssh(['lb1'], timeout=600)
     wait_for(lambda: 'active' == fleet.ssh('lb1', 'systemctl is-active lvs-ipvs.service', check=False).stdout.strip(),
