@@ -93,3 +93,38 @@ options:
     type: str
     choices: [nocsum, csum, remcsum]
 '''
+
+    # Waiting for a drain (module_utils/_drain.py DRAIN_SPEC).
+    DRAIN = r'''
+options:
+  wait_for_drain:
+    description:
+      - With O(state=drained), wait until the real server has no active connections left (and no inactive
+        ones with O(drain_inactive=true)), polling the kernel every second. RV(drain) reports how long it took
+        and what was left. A real server that was drained already is waited for too (and the task reports no change).
+      - Not in check mode (nothing is drained there).
+      - On a persistent service, clients with a persistence template keep reaching the drained server until the
+        template expires, unless the C(net.ipv4.vs.expire_quiescent_template) sysctl is 1 (the
+        C(lvs.ipvs.load_balancer) role sets it).
+    type: bool
+    default: false
+  drain_timeout:
+    description:
+      - Seconds to wait at most. When they pass with connections left, the task fails (the real server stays
+        drained) unless O(drain_timeout_ok=true).
+      - Only with O(wait_for_drain=true).
+    type: int
+    default: 300
+  drain_inactive:
+    description:
+      - Also wait for the inactive connections (closing, C(TIME_WAIT), UDP) to expire.
+      - Only with O(wait_for_drain=true).
+    type: bool
+    default: false
+  drain_timeout_ok:
+    description:
+      - A drain that times out is reported in RV(drain) but does not fail the task.
+      - Only with O(wait_for_drain=true).
+    type: bool
+    default: false
+'''

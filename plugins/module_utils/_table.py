@@ -24,7 +24,10 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
     DAEMON_ROLES, FAMILIES, F_USER_MASK, PROTOCOLS, SCHED_FLAG_CHOICES, ZERO_STATS, normalize_ip, service_text,
 )
 from ansible_collections.lvs.ipvs.plugins.module_utils._netns import netns_path
-from ansible_collections.lvs.ipvs.plugins.module_utils._options import OptionError, SERVER_SPEC, service_key
+from ansible_collections.lvs.ipvs.plugins.module_utils._drain import DRAIN_SPEC, DrainWait, drain_request
+from ansible_collections.lvs.ipvs.plugins.module_utils._options import (
+    OptionError, SERVER_SPEC, server_from_params, service_key,
+)
 from ansible_collections.lvs.ipvs.plugins.module_utils._plan import (
     TIMEOUT_NAMES, desired_daemon, desired_servers, desired_service, desired_timeouts, plan_daemon, plan_servers,
 )
@@ -33,7 +36,8 @@ __metaclass__ = type
 
 # ---------------------------------------------------------------- option specs (ipvs_service's vocabulary)
 
-TABLE_SERVER_SPEC = dict(SERVER_SPEC, state=dict(type='str', default='present', choices=['present', 'absent', 'drained']))
+TABLE_SERVER_SPEC = dict(SERVER_SPEC, state=dict(type='str', default='present', choices=['present', 'absent', 'drained']),
+                         **DRAIN_SPEC)
 TABLE_SERVICE_SPEC = dict(
     vip=dict(type='str'),
     vport=dict(type='int'),
@@ -83,7 +87,7 @@ class Desired:
 class VocabularySpec:
     """A service in ipvs_service's vocabulary: options left out keep what exists."""
 
-    __slots__ = ('key', 'where', 'state', 'entry', 'laddrs')
+    __slots__ = ('key', 'where', 'state', 'entry', 'laddrs', 'drains')
 
     def __init__(self, entry, where):
         self.entry = entry
@@ -94,6 +98,21 @@ class VocabularySpec:
         except OptionError as e:
             raise OptionError('%s%s' % (where, e))
         self.laddrs = entry.get('laddrs')
+        self.drains = []    # (servers[] index, drain_request())
+        for i, item in enumerate(entry.get('servers') or ()):
+            if any(item.get(name) is not None for name in DRAIN_SPEC):
+                at = '%sservers[%d].' % (where, i)
+                request = drain_request(item, item.get('state') or 'present', at)
+                if request is not None:
+                    if self.state == 'absent':
+                        raise OptionError("%swait_for_drain=true: %sstate=absent removes the service and its "
+                                          "real servers at once" % (at, where))
+                    self.drains.append((i, request))
+
+    def drain_waits(self):
+        """DrainWait of each listed server that asks to wait for its drain."""
+        items = self.entry['servers']
+        return [DrainWait(self.key, server_from_params(items[i], self.key), *request) for i, request in self.drains]
 
     def resolve(self, current, current_servers):
         svc, mask = desired_service(self.entry, self.key, current, self.where)
@@ -116,6 +135,9 @@ class RulesSpec:
 
     def resolve(self, current, current_servers):
         return self.svc, F_USER_MASK, [(srv, 'present') for srv in self.servers]
+
+    def drain_waits(self):
+        return []
 
 
 def from_options(services, timeouts, daemons, where='', validate=None):

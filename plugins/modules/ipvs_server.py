@@ -22,6 +22,7 @@ description:
 extends_documentation_fragment:
   - lvs.ipvs._service
   - lvs.ipvs._service.SERVER
+  - lvs.ipvs._service.DRAIN
   - lvs.ipvs._common
   - lvs.ipvs._common.ATTRIBUTES
   - lvs.ipvs._common.RESOURCE_MODULE
@@ -60,6 +61,22 @@ EXAMPLES = r'''
     state: drained
   become: true
 
+- name: Drain it and wait up to 10 minutes for its active connections to end
+  lvs.ipvs.ipvs_server:
+    vip: 192.0.2.10
+    vport: 80
+    rip: 10.0.0.2
+    rport: 8080
+    state: drained
+    wait_for_drain: true
+    drain_timeout: 600
+  become: true
+  register: drain
+
+- name: Say how long it took
+  ansible.builtin.debug:
+    msg: "drained in {{ drain.drain.waited }} s"
+
 - name: A GUE-tunnelled real server of an IPv6 firewall-mark service
   lvs.ipvs.ipvs_server:
     fwmark: 7
@@ -81,6 +98,40 @@ server:
   sample: {rip: 10.0.0.2, rport: 8080, family: ipv4, forward: masq, weight: 3, u_threshold: 0,
            l_threshold: 0, tun_type: null, tun_port: null, tun_csum: null, active_conns: 0,
            inactive_conns: 0, persist_conns: 0}
+drain:
+  description: How waiting for the drain went (O(wait_for_drain=true)), also when it timed out.
+  returned: with O(wait_for_drain=true) for an existing real server, not in check mode
+  type: dict
+  contains:
+    service:
+      description: The service, as C(TCP 192.0.2.10:80) or C(FWM 7).
+      type: str
+    rip:
+      description: Real server address.
+      type: str
+    rport:
+      description: Real server port.
+      type: int
+    drained:
+      description: Whether the connections that count reached zero before O(drain_timeout).
+      type: bool
+    waited:
+      description: Seconds waited.
+      type: float
+    active_conns:
+      description: Active connections left when the wait ended.
+      type: int
+    inactive_conns:
+      description: Inactive connections left when the wait ended.
+      type: int
+    persist_conns:
+      description: Persistence templates left.
+      type: int
+    gone:
+      description: The real server was removed (by someone else) while waiting.
+      type: bool
+  sample: {service: TCP 192.0.2.10:80, rip: 10.0.0.2, rport: 8080, drained: true, waited: 42.0, active_conns: 0,
+           inactive_conns: 5, persist_conns: 0, gone: false}
 applied:
   description:
     - On failure, the changes the kernel had carried out before or beside the one that failed (the task then
@@ -104,7 +155,7 @@ not_applied:
   sample: [{change: add virtual service TCP 192.0.2.10:80, error: "scheduler 'nosuch' is not available"}]
 '''
 
-from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs
+from ansible_collections.lvs.ipvs.plugins.module_utils import _drain, _ipvs
 from ansible_collections.lvs.ipvs.plugins.module_utils._common import IpvsModule
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import config_dict, server_dict, service_text
 from ansible_collections.lvs.ipvs.plugins.module_utils._options import (
@@ -116,6 +167,7 @@ def run(m):
     p = m.params
     key = service_key(p)
     server_from_params(p, key)  # every option checked before the kernel is asked anything
+    drain = _drain.drain_request(p, p['state'])
     client = m.client()
     if p['forward'] == 'fnat' and not client.supports_laddr:
         m.fail(FNAT_UNSUPPORTED)
@@ -156,13 +208,23 @@ def run(m):
             after = next((s for s in client.servers(key, with_stats=False) or () if s.key == desired.key), None)
     before_d = server_dict(current) if current is not None else None
     after_d = server_dict(after, False, False) if after is not None else None
-    m.finish(op is not None, config_dict(before_d), config_dict(after_d), server=after_d)
+    result = dict(server=after_d)
+    if drain is not None and current is not None and not m.check_mode:
+        waits = [_drain.DrainWait(key, current, *drain)]
+        result['drain'] = _drain.wait(client, waits)[0]
+        late = _drain.timed_out(waits, [result['drain']])
+        if late:
+            m.fail(late, **result)
+        after_d = result['server'] = server_dict(
+            next((s for s in client.servers(key, with_stats=False) or () if s.key == desired.key), after), False, False)
+    m.finish(op is not None, config_dict(before_d), config_dict(after_d), **result)
 
 
 def main():
     spec = dict(SERVICE_ID_SPEC)
     spec.update(SERVER_SPEC)
     spec['state'] = dict(type='str', default='present', choices=['present', 'absent', 'drained'])
+    spec.update(_drain.DRAIN_SPEC)
     IpvsModule(argument_spec=spec, **SERVICE_ID_CONSTRAINTS).run(run)
 
 

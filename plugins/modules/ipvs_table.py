@@ -137,6 +137,34 @@ options:
             type: str
             choices: [present, absent, drained]
             default: present
+          wait_for_drain:
+            description:
+              - With O(services[].servers[].state=drained), wait until the real server has no active connections
+                left (and no inactive ones with O(services[].servers[].drain_inactive=true)), polling the kernel
+                every second, after the table is applied and outside the lock. All drained servers are waited for
+                at once; RV(drains) reports each.
+              - Not in check mode (nothing is drained there).
+            type: bool
+            default: false
+          drain_timeout:
+            description:
+              - Seconds to wait at most. When they pass with connections left, the task fails (the server stays
+                drained) unless O(services[].servers[].drain_timeout_ok=true).
+              - Only with O(services[].servers[].wait_for_drain=true).
+            type: int
+            default: 300
+          drain_inactive:
+            description:
+              - Also wait for the inactive connections (closing, C(TIME_WAIT), UDP) to expire.
+              - Only with O(services[].servers[].wait_for_drain=true).
+            type: bool
+            default: false
+          drain_timeout_ok:
+            description:
+              - A drain that times out is reported in RV(drains) but does not fail the task.
+              - Only with O(services[].servers[].wait_for_drain=true).
+            type: bool
+            default: false
       laddrs:
         description:
           - FULLNAT local addresses of the service (FULLNAT kernels only). Those not listed are kept unless O(purge=true).
@@ -275,11 +303,13 @@ EXAMPLES = r'''
     purge: true
   become: true
 
-- name: Drain one real server everywhere it serves, in one task
+- name: Drain one real server everywhere it serves, in one task, and wait up to 10 minutes for its connections to end
   lvs.ipvs.ipvs_table:
     services:
-      - {vip: 192.0.2.10, vport: 80, servers: [{rip: 198.51.100.3, state: drained}]}
-      - {vip: 192.0.2.10, vport: 443, servers: [{rip: 198.51.100.3, state: drained}]}
+      - {vip: 192.0.2.10, vport: 80, servers: [{rip: 198.51.100.3, state: drained, wait_for_drain: true,
+                                                drain_timeout: 600}]}
+      - {vip: 192.0.2.10, vport: 443, servers: [{rip: 198.51.100.3, state: drained, wait_for_drain: true,
+                                                 drain_timeout: 600}]}
   become: true
 
 - name: ipvsadm -Z
@@ -361,6 +391,42 @@ export:
   returned: when O(export) is given
   type: dict
   sample: {path: /etc/ipvsadm.rules, changed: true}
+drains:
+  description:
+    - One entry per real server that asked to O(services[].servers[].wait_for_drain), in the order listed.
+  returned: when a listed real server has O(services[].servers[].wait_for_drain=true), not in check mode
+  type: list
+  elements: dict
+  contains:
+    service:
+      description: The service, as C(TCP 192.0.2.10:80) or C(FWM 7).
+      type: str
+    rip:
+      description: Real server address.
+      type: str
+    rport:
+      description: Real server port.
+      type: int
+    drained:
+      description: Whether the connections that count reached zero before the timeout.
+      type: bool
+    waited:
+      description: Seconds waited.
+      type: float
+    active_conns:
+      description: Active connections left when the wait ended.
+      type: int
+    inactive_conns:
+      description: Inactive connections left when the wait ended.
+      type: int
+    persist_conns:
+      description: Persistence templates left (they keep sending a client back unless C(expire_quiescent_template)).
+      type: int
+    gone:
+      description: The real server does not exist (it was never there, or was removed meanwhile).
+      type: bool
+  sample: [{service: TCP 192.0.2.10:80, rip: 10.0.0.2, rport: 80, drained: true, waited: 12.0, active_conns: 0,
+            inactive_conns: 3, persist_conns: 0, gone: false}]
 lock_waited:
   description: Seconds this run waited for another run on the same network namespace (a warning says so too).
   returned: always
@@ -408,7 +474,7 @@ import tempfile
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.lvs.ipvs.plugins.module_utils import _table
+from ansible_collections.lvs.ipvs.plugins.module_utils import _drain, _table
 from ansible_collections.lvs.ipvs.plugins.module_utils._common import IpvsModule
 from ansible_collections.lvs.ipvs.plugins.module_utils._ipvs import NO_LADDR
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import IpvsError
@@ -551,6 +617,13 @@ def _run(m):
             changed = changed or export_changed
     finally:
         lock.release()
+    # Outside the lock: waiting only reads, and may take minutes.
+    waits = [w for spec in desired.specs for w in spec.drain_waits()] if not m.check_mode else []
+    if waits:
+        result['drains'] = _drain.wait(client, waits)
+        late = _drain.timed_out(waits, result['drains'])
+        if late:
+            m.fail(late, changed=changed, **result)
     before = after = None
     if m.module._diff:
         before = _table.table_text(list(current.values()), before_timeouts, before_daemons)
