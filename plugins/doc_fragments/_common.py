@@ -66,6 +66,27 @@ attributes:
       - This action does not modify state.
 '''
 
+    # A module that only reads and returns what it read as host facts (ipvs_facts).
+    FACTS_MODULE = r'''
+options: {}
+attributes:
+  check_mode:
+    support: full
+    details:
+      - This action does not modify state.
+  diff_mode:
+    support: N/A
+    details:
+      - This action does not modify state.
+  idempotent:
+    support: full
+    details:
+      - This action does not modify state.
+  facts:
+    description: Action returns an C(ansible_facts) dictionary that will update existing host facts.
+    support: full
+'''
+
     # What every module that changes state supports.
     RESOURCE_MODULE = r'''
 options: {}

@@ -4,7 +4,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # This is a private module_util of lvs.ipvs: it may change without notice.
-"""What ipvs_info returns, shaped from the client's model objects."""
+"""What ipvs_info returns (and ipvs_facts as the ipvs fact), shaped from the
+client's model objects: the modules' options, their checks, and the reading."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -12,10 +13,27 @@ from ansible_collections.lvs.ipvs.plugins.module_utils import _ip_vs_conn, _save
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
     daemon_dict, laddr_dict, service_dict, service_order,
 )
+from ansible_collections.lvs.ipvs.plugins.module_utils._options import OptionError, in_range, ip_option
 
 __metaclass__ = type
 
 SERVICE_PARTS = frozenset(('services', 'stats', 'rates', 'laddrs'))
+
+GATHER_CHOICES = ['info', 'services', 'stats', 'rates', 'timeouts', 'daemons', 'laddrs', 'rules', 'connections']
+GATHER_DEFAULT = ['info', 'services', 'stats', 'rates', 'timeouts', 'daemons', 'laddrs']
+
+# The options of ipvs_info and ipvs_facts (documented once, in the lvs.ipvs._info doc fragment).
+INFO_ARGS = dict(
+    gather=dict(type='list', elements='str', choices=GATHER_CHOICES, default=GATHER_DEFAULT),
+    vip=dict(type='str'),
+    vport=dict(type='int'),
+    protocol=dict(type='str', choices=['tcp', 'udp', 'sctp']),
+    fwmark=dict(type='int'),
+    family=dict(type='str', choices=['ipv4', 'ipv6']),
+)
+INFO_CONSTRAINTS = dict(
+    mutually_exclusive=[('fwmark', 'vip'), ('fwmark', 'vport'), ('fwmark', 'protocol')],
+)
 
 
 def service_matches(svc, family=None, vip=None, vport=None, protocol=None, fwmark=None):
@@ -59,3 +77,17 @@ def gather(client, what, family=None, vip=None, vport=None, protocol=None, fwmar
         out['connections'] = [row for row in client.connections()
                               if _ip_vs_conn.matches(row, vip, vport, protocol)]
     return out
+
+
+def gather_params(m):
+    """The `ipvs` dict for the options of an IpvsModule built with INFO_ARGS:
+    the filters are checked (OptionError) before the kernel is asked anything."""
+    p = m.params
+    vip = ip_option('vip', p['vip']) if p['vip'] is not None else (None, None)
+    if p['family'] and vip[0] and p['family'] != vip[0]:
+        raise OptionError("family is %s but vip %s is an %s address" % (p['family'], vip[1], vip[0]))
+    in_range('vport', p['vport'], 0, 65535)
+    in_range('fwmark', p['fwmark'], 1, 0xffffffff)
+    filters = dict(family=p['family'] or vip[0], vip=vip[1], vport=p['vport'],
+                   protocol=p['protocol'], fwmark=p['fwmark'])
+    return gather(m.client(), set(p['gather']), **filters)

@@ -19,49 +19,17 @@ description:
     by address and port, so results of different hosts and runs compare line by line. A service deleted
     while it is read (by keepalived or another run) is left out.
   - Returns everything under one key, RV(ipvs), in the vocabulary the other C(lvs.ipvs) modules take.
+    It sets no host facts; M(lvs.ipvs.ipvs_facts) returns the same as the fact C(ipvs).
   - Covers C(ipvsadm -Ln) with C(--stats), C(--rate), C(--thresholds), C(--persistent-conn),
     C(--tun-info), C(--timeout), C(--daemon), C(-c), and C(ipvsadm -Sn) (O(gather=rules)).
 extends_documentation_fragment:
   - lvs.ipvs._common
   - lvs.ipvs._common.ATTRIBUTES
   - lvs.ipvs._common.INFO_MODULE
-options:
-  gather:
-    description:
-      - What to read.
-      - V(info) is the IPVS version and connection table size; V(services) the virtual services and
-        their real servers; V(stats) and V(rates) add counters and rates to each service and real
-        server; V(timeouts) the TCP, TCP FIN and UDP timeouts; V(daemons) the connection sync
-        daemons; V(laddrs) the FULLNAT local addresses of each service (only on kernels that have
-        them); V(rules) the table as C(ipvsadm -Sn) text; V(connections) the connection table.
-    type: list
-    elements: str
-    choices: [info, services, stats, rates, timeouts, daemons, laddrs, rules, connections]
-    default: [info, services, stats, rates, timeouts, daemons, laddrs]
-  vip:
-    description:
-      - Only services (and connections) with this virtual IPv4 or IPv6 address.
-    type: str
-  vport:
-    description:
-      - Only services (and connections) on this port.
-    type: int
-  protocol:
-    description:
-      - Only services (and connections) of this protocol.
-    type: str
-    choices: [tcp, udp, sctp]
-  fwmark:
-    description:
-      - Only the service with this firewall mark. Connections are not filtered by it (the kernel's
-        connection table does not record marks).
-    type: int
-  family:
-    description:
-      - Only services of this address family.
-    type: str
-    choices: [ipv4, ipv6]
+  - lvs.ipvs._info
 seealso:
+  - module: lvs.ipvs.ipvs_facts
+    description: The same reading, returned as the host fact C(ipvs) (for fact caching and C(hostvars)).
   - name: ipvsadm(8)
     description: The classic IPVS administration tool.
     link: https://man7.org/linux/man-pages/man8/ipvsadm.8.html
@@ -281,38 +249,15 @@ ipvs:
 '''
 
 from ansible_collections.lvs.ipvs.plugins.module_utils._common import IpvsModule
-from ansible_collections.lvs.ipvs.plugins.module_utils._gather import gather
-from ansible_collections.lvs.ipvs.plugins.module_utils._options import OptionError, in_range, ip_option
-
-GATHER_CHOICES = ['info', 'services', 'stats', 'rates', 'timeouts', 'daemons', 'laddrs', 'rules', 'connections']
-GATHER_DEFAULT = ['info', 'services', 'stats', 'rates', 'timeouts', 'daemons', 'laddrs']
+from ansible_collections.lvs.ipvs.plugins.module_utils._gather import INFO_ARGS, INFO_CONSTRAINTS, gather_params
 
 
 def run(m):
-    p = m.params
-    vip = ip_option('vip', p['vip']) if p['vip'] is not None else (None, None)
-    if p['family'] and vip[0] and p['family'] != vip[0]:
-        raise OptionError("family is %s but vip %s is an %s address" % (p['family'], vip[1], vip[0]))
-    in_range('vport', p['vport'], 0, 65535)
-    in_range('fwmark', p['fwmark'], 1, 0xffffffff)
-    filters = dict(family=p['family'] or vip[0], vip=vip[1], vport=p['vport'],
-                   protocol=p['protocol'], fwmark=p['fwmark'])
-    m.exit(changed=False, ipvs=gather(m.client(), set(p['gather']), **filters))
+    m.exit(changed=False, ipvs=gather_params(m))
 
 
 def main():
-    m = IpvsModule(
-        argument_spec=dict(
-            gather=dict(type='list', elements='str', choices=GATHER_CHOICES, default=GATHER_DEFAULT),
-            vip=dict(type='str'),
-            vport=dict(type='int'),
-            protocol=dict(type='str', choices=['tcp', 'udp', 'sctp']),
-            fwmark=dict(type='int'),
-            family=dict(type='str', choices=['ipv4', 'ipv6']),
-        ),
-        mutually_exclusive=[('fwmark', 'vip'), ('fwmark', 'vport'), ('fwmark', 'protocol')],
-    )
-    m.run(run)
+    IpvsModule(argument_spec=INFO_ARGS, **INFO_CONSTRAINTS).run(run)
 
 
 if __name__ == '__main__':

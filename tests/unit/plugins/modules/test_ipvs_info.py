@@ -25,8 +25,9 @@ UDP 2001:0db8:0000:0000:0000:0000:0000:0009 03E8 2001:0db8:0000:0000:0000:0000:0
 """
 
 
-@pytest.fixture
-def h(monkeypatch, capsys, tmp_path):
+def loaded(monkeypatch, capsys, tmp_path):
+    """A harness whose fake kernel holds WEB, DNS6 and FWM with traffic, a sync daemon
+    and CONN_TABLE (ipvs_facts' tests use it too)."""
     harness = Harness(monkeypatch, capsys)
     fake = harness.kernel()
     fake.load([(WEB, WEB_SERVERS), (DNS6, []), (FWM, FWM_SERVERS)])
@@ -39,6 +40,11 @@ def h(monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(_ip_vs_conn, 'PROC_PATH', str(conn))
     fake.reset_counters()
     return harness
+
+
+@pytest.fixture
+def h(monkeypatch, capsys, tmp_path):
+    return loaded(monkeypatch, capsys, tmp_path)
 
 
 def test_default_gather_shapes_everything_but_rules_and_connections(h):
