@@ -29,6 +29,7 @@ class Playbooks(object):
     def __init__(self, fleet):
         self.fleet = fleet
         self.runs = 0
+        self.background = []
         # This checkout as lvs.ipvs, whatever else pytest's plugins put on the path.
         link = os.path.join(fleet.workdir, 'collections', 'ansible_collections', 'lvs', 'ipvs')
         if not os.path.islink(link):
@@ -40,18 +41,58 @@ class Playbooks(object):
                         ANSIBLE_RETRY_FILES_ENABLED='0', ANSIBLE_STDOUT_CALLBACK='default')
 
     def run(self, *args, check=True, playbook='lvs.ipvs.site', inventory=None):
+        return self.start(*args, playbook=playbook, inventory=inventory).finish(check=check)
+
+    def start(self, *args, playbook='lvs.ipvs.site', inventory=None):
+        """ansible-playbook in the background; finish() waits for it and returns its Run."""
         self.runs += 1
-        log = os.path.join(self.fleet.workdir, 'run-%02d.log' % self.runs)
+        running = Running(self, list(args), playbook, inventory, os.path.join(self.fleet.workdir, 'run-%02d.log' % self.runs))
+        self.background.append(running)
+        return running
+
+    def stop_all(self):
+        """Kill runs a failed test left behind."""
+        for running in self.background:
+            if running.running():
+                running.proc.kill()
+                running.proc.wait()
+
+
+class Running(object):
+    """One ansible-playbook run; its output goes straight to its log file (no pipe to fill)."""
+
+    def __init__(self, playbooks, args, playbook, inventory, log):
+        self.args = args
+        self.log = log
         argv = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'),
-                '-i', inventory or self.fleet.inventory, playbook] + list(args)
-        res = subprocess.run(argv, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             universal_newlines=True, timeout=1800, check=False)
+                '-i', inventory or playbooks.fleet.inventory, playbook] + args
         with open(log, 'w') as f:
-            f.write(' '.join(argv) + '\n' + res.stdout)
-        if check and res.returncode != 0:
+            f.write(' '.join(argv) + '\n')
+            f.flush()
+            self.proc = subprocess.Popen(argv, env=playbooks.env, stdout=f, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL)
+
+    def running(self):
+        return self.proc.poll() is None
+
+    def finish(self, check=True, timeout=1800):
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            pytest.fail('ansible-playbook %s ran past %d s; output in %s:\n%s'
+                        % (' '.join(self.args), timeout, self.log, self.output()[-4000:]), pytrace=False)
+        out = self.output()
+        if check and self.proc.returncode != 0:
             pytest.fail('ansible-playbook %s failed (%d); output in %s:\n%s'
-                        % (' '.join(args), res.returncode, log, res.stdout[-4000:]), pytrace=False)
-        return Run(res.returncode, res.stdout)
+                        % (' '.join(self.args), self.proc.returncode, self.log, out[-4000:]), pytrace=False)
+        return Run(self.proc.returncode, out)
+
+    def output(self):
+        with open(self.log) as f:
+            f.readline()    # the command line
+            return f.read()
 
 
 class Run(object):
@@ -116,4 +157,6 @@ def fleet():
 
 @pytest.fixture(scope='session')
 def playbooks(fleet):
-    return Playbooks(fleet)
+    p = Playbooks(fleet)
+    yield p
+    p.stop_all()
