@@ -9,7 +9,6 @@ group_vars and host_vars: the tests run the example a user would copy.
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 
@@ -30,15 +29,7 @@ class Playbooks(object):
         self.fleet = fleet
         self.runs = 0
         self.background = []
-        # This checkout as lvs.ipvs, whatever else pytest's plugins put on the path.
-        link = os.path.join(fleet.workdir, 'collections', 'ansible_collections', 'lvs', 'ipvs')
-        if not os.path.islink(link):
-            os.makedirs(os.path.dirname(link), exist_ok=True)
-            os.symlink(ROOT, link)
-        self.env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(fleet.workdir, 'collections'),
-                        ANSIBLE_PIPELINING='1', ANSIBLE_HOST_KEY_CHECKING='0', ANSIBLE_FORKS='10',
-                        ANSIBLE_REMOTE_TMP='/tmp/.ansible-remote', ANSIBLE_NOCOLOR='1',
-                        ANSIBLE_RETRY_FILES_ENABLED='0', ANSIBLE_STDOUT_CALLBACK='default')
+        self.env = fleet.ansible_env()
 
     def run(self, *args, check=True, playbook='lvs.ipvs.site', inventory=None):
         return self.start(*args, playbook=playbook, inventory=inventory).finish(check=check)
@@ -142,10 +133,7 @@ def fleet():
     if not reuse:
         f.stop()
         f.build(fresh=True)
-    for sub in ('group_vars', 'host_vars'):
-        dest = os.path.join(f.workdir, sub)
-        shutil.rmtree(dest, ignore_errors=True)
-        shutil.copytree(os.path.join(EXAMPLE, sub), dest)
+    f.use_vars(EXAMPLE)
     try:
         f.start()
         f.wait_ssh(timeout=900)

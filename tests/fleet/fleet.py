@@ -378,6 +378,25 @@ class Fleet(object):
             if pending:
                 time.sleep(2)
 
+    def use_vars(self, inventory_dir):
+        """Copy an inventory's group_vars and host_vars next to the fleet's inventory."""
+        for sub in ('group_vars', 'host_vars'):
+            dest = os.path.join(self.workdir, sub)
+            shutil.rmtree(dest, ignore_errors=True)
+            shutil.copytree(os.path.join(inventory_dir, sub), dest)
+
+    def ansible_env(self):
+        """The environment for ansible-playbook against the fleet: this checkout as lvs.ipvs
+        (whatever else is on the collections path), pipelining, no host key prompts."""
+        link = os.path.join(self.workdir, 'collections', 'ansible_collections', 'lvs', 'ipvs')
+        if not os.path.islink(link):
+            os.makedirs(os.path.dirname(link), exist_ok=True)
+            os.symlink(ROOT, link)
+        return dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(self.workdir, 'collections'),
+                    ANSIBLE_PIPELINING='1', ANSIBLE_HOST_KEY_CHECKING='0', ANSIBLE_FORKS='10',
+                    ANSIBLE_REMOTE_TMP='/tmp/.ansible-remote', ANSIBLE_NOCOLOR='1',
+                    ANSIBLE_RETRY_FILES_ENABLED='0', ANSIBLE_STDOUT_CALLBACK='default')
+
     def up(self, names=None, fresh=True, timeout=600):
         self.build(fresh=fresh)
         self.start(names)

@@ -12,7 +12,8 @@ State test_site.py leaves: both directors run DR 203.0.113.10:80 (rs1 192.0.2.13
 import re
 import time
 
-from test_site import DR_VIP, ECHO_VIP, requests, table, wait_for
+from scenery import DR_VIP, ECHO_VIP, requests
+from test_site import table, wait_for
 
 RS1 = '192.0.2.13'
 
