@@ -58,26 +58,57 @@ def timed(argv, **kw):
     return time.perf_counter() - t0, p
 
 
-def task_result(p):
-    """The last task's result out of the minimal callback's output
-    ("localhost | CHANGED => {...}" per task; ansible-core has no json callback)."""
+TIMED_PLAY = """- hosts: localhost
+  gather_facts: false
+  vars_files: %(vars_files)s
+  tasks:
+    - ansible.builtin.set_fact: {_t0: "{{ now().timestamp() }}"}
+    - lvs.ipvs.ipvs_info: {gather: [info], netns: %(netns)s}
+    - ansible.builtin.set_fact: {_t1: "{{ now().timestamp() }}"}
+    - lvs.ipvs.%(module)s: %(args)s
+      register: _r
+    - ansible.builtin.set_fact: {_t2: "{{ now().timestamp() }}"}
+    - ansible.builtin.copy:
+        content: "{{ {'t': [_t0 | float, _t1 | float, _t2 | float], 'r': _r} | to_json }}"
+        dest: %(out)s
+"""
+
+
+def ansible_task(module, args, netns, vars_file=None):
+    """(own time, wall time, result) of one lvs.ipvs.<module> task in an ansible-playbook run:
+    its own time is the task's time less that of a trivial ipvs_info task just before it in the
+    same run (Ansible's fixed cost of a task), both measured by the controller's clock between
+    tasks, so the controller's start-up (a minute in the emulated VM, and noisy) is left out.
+    `args` is a dict, or the text of the task's arguments."""
+    fd, play = tempfile.mkstemp(suffix='.yml', prefix='bench-play-')
+    os.close(fd)
+    out = play + '.json'
+    with open(play, 'w') as f:
+        f.write(TIMED_PLAY % dict(vars_files=json.dumps([vars_file] if vars_file else []), netns=netns, module=module,
+                                  args=args if isinstance(args, str) else json.dumps(args), out=out))
     try:
-        block = p.stdout[p.stdout.rindex('localhost | '):]
-        return json.loads(block[block.index('{'):block.rindex('}') + 1])
-    except (ValueError, KeyError, IndexError):
-        raise SystemExit('ansible run failed:\n%s\n%s' % (p.stdout[-3000:], p.stderr[-3000:]))
+        wall, p = timed([os.path.join(BIN, 'ansible-playbook'), '-i', 'localhost,', '-c', 'local', play],
+                        env=ANSIBLE_ENV)
+        try:
+            with open(out) as f:
+                got = json.load(f)
+        except (OSError, ValueError):
+            raise SystemExit('ansible run failed:\n%s\n%s' % (p.stdout[-3000:], p.stderr[-3000:]))
+    finally:
+        for path in (play, out):
+            if os.path.exists(path):
+                os.unlink(path)
+    t0, t1, t2 = got['t']
+    return (t2 - t1) - (t1 - t0), wall, got['r']
 
 
 def ansible_module(module, args):
-    """Wall time and result of `ansible localhost -m lvs.ipvs.<module> -a <json args>`."""
+    """Wall time of a whole `ansible localhost -m lvs.ipvs.<module>` run (start-up included)."""
     dt, p = timed([os.path.join(BIN, 'ansible'), 'localhost', '-i', 'localhost,', '-c', 'local', '-m',
                    'lvs.ipvs.' + module, '-a', json.dumps(args)], env=ANSIBLE_ENV)
-    return dt, task_result(p)
-
-
-def ansible_play(playbook):
-    dt, p = timed([os.path.join(BIN, 'ansible-playbook'), '-i', 'localhost,', '-c', 'local', playbook], env=ANSIBLE_ENV)
-    return dt, task_result(p)
+    if p.returncode != 0:
+        raise SystemExit('ansible run failed:\n%s\n%s' % (p.stdout[-3000:], p.stderr[-3000:]))
+    return dt
 
 
 def in_process(module, args):
@@ -120,10 +151,9 @@ class Run:
 
     def fixed_cost(self):
         nop = ns_add(NS_PREFIX + 'fixed')
-        samples = [ansible_module('ipvs_info', dict(gather=['info'], netns=nop))[0] for _i in range(2)]
+        samples = [ansible_module('ipvs_info', dict(gather=['info'], netns=nop)) for _i in range(2)]
         ns_del(nop)
-        self.fixed = min(samples)
-        self.row('-', 'ansible ipvs_info gather=info (fixed cost of a task)', self.fixed)
+        self.row('-', 'a whole `ansible -m ipvs_info gather=info` run (start-up included)', min(samples))
 
     def size(self, n):
         from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs, _save
@@ -161,31 +191,31 @@ class Run:
 
         # ipvs_table from the ipvsadm file, through Ansible.
         ns = ns_add(NS_PREFIX + 'src')
-        dt, res = ansible_module('ipvs_table', dict(src=path, netns=ns))
+        dt, wall, res = ansible_task('ipvs_table', dict(src=path, netns=ns), ns)
         self.check(ns, rules, 'ipvs_table src')
-        self.row(size, 'ipvs_table src, apply into empty (own time)', dt - self.fixed, t_r, '-R',
-                 'wall %.1f s, %d requests' % (dt, res['requests']))
-        dt, res = ansible_module('ipvs_table', dict(src=path, netns=ns))
+        self.row(size, 'ipvs_table src, apply into empty (own time)', dt, t_r, '-R',
+                 'wall %.1f s, %d requests' % (wall, res['requests']))
+        dt, wall, res = ansible_task('ipvs_table', dict(src=path, netns=ns), ns)
         assert res['changed'] is False and res['requests'] == 0, res
-        self.row(size, 'ipvs_table src, re-run, nothing to change (own time)', dt - self.fixed, t_s, '-Sn',
-                 'wall %.1f s, changed=false, 0 requests' % dt)
+        self.row(size, 'ipvs_table src, re-run, nothing to change (own time)', dt, t_s, '-Sn',
+                 'wall %.1f s, changed=false, 0 requests' % wall)
         # 1% of the weights change, 1% of the services go (purge).
         changed = [(svc, [s._replace(weight=9) if (i + j) % 25 == 0 else s for j, s in enumerate(servers)])
                    for i, (svc, servers) in enumerate(table) if i % 100 != 50]
         small = os.path.join(self.work, 'rules-%d-changed' % n)
         with open(small, 'w') as f:
             f.write(_save.emit(changed))
-        dt, res = ansible_module('ipvs_table', dict(src=small, purge=True, netns=ns))
+        dt, wall, res = ansible_task('ipvs_table', dict(src=small, purge=True, netns=ns), ns)
         expected = res['servers_changed'] + res['services_removed']
         assert res['requests'] == expected, res
         self.check(ns, _save.emit(changed), 'ipvs_table 1% change')
-        self.row(size, 'ipvs_table src, 1% weights + 1% services removed (own time)', dt - self.fixed, t_r, '-R',
+        self.row(size, 'ipvs_table src, 1% weights + 1% services removed (own time)', dt, t_r, '-R',
                  '%d weights, %d services: %d requests' % (res['servers_changed'], res['services_removed'],
                                                            res['requests']))
         # ipvs_info over the table, through Ansible and in-process.
         if n <= self.args.ansible_max:
-            dt, res = ansible_module('ipvs_info', dict(gather=['services'], netns=ns))
-            self.row(size, 'ipvs_info gather=services (own time)', dt - self.fixed, t_s, '-Sn', 'wall %.1f s' % dt)
+            dt, wall, res = ansible_task('ipvs_info', dict(gather=['services'], netns=ns), ns)
+            self.row(size, 'ipvs_info gather=services (own time)', dt, t_s, '-Sn', 'wall %.1f s' % wall)
         dt = min(in_process('ipvs_info', dict(gather=['services'], netns=ns))[0] for _i in range(2))
         self.row(size, 'ipvs_info gather=services, in-process', dt, t_s, '-Sn')
         dt = min(in_process('ipvs_info', dict(gather=['rules'], netns=ns))[0] for _i in range(2))
@@ -206,18 +236,14 @@ class Run:
                 % (n, self.args.ansible_max))
             return
         ns = ns_add(NS_PREFIX + 'svc')
-        play = os.path.join(self.work, 'play-%d.yml' % n)
-        with open(play, 'w') as f:
-            f.write('- hosts: localhost\n  gather_facts: false\n  vars_files: [%s]\n  tasks:\n'
-                    '    - lvs.ipvs.ipvs_table:\n        services: "{{ services }}"\n        netns: %s\n'
-                    % (vars_path, ns))
-        dt, res = ansible_play(play)
+        task = json.dumps(dict(services='{{ services }}', netns=ns))
+        dt, wall, res = ansible_task('ipvs_table', task, ns, vars_file=vars_path)
         self.check(ns, rules, 'ipvs_table services')
-        self.row(size, 'ipvs_table services, apply into empty (own time)', dt - self.fixed, t_r, '-R',
-                 'wall %.1f s, %d requests' % (dt, res['requests']))
-        dt, res = ansible_play(play)
+        self.row(size, 'ipvs_table services, apply into empty (own time)', dt, t_r, '-R',
+                 'wall %.1f s, %d requests' % (wall, res['requests']))
+        dt, wall, res = ansible_task('ipvs_table', task, ns, vars_file=vars_path)
         assert res['changed'] is False and res['requests'] == 0, res
-        self.row(size, 'ipvs_table services, re-run (own time)', dt - self.fixed, t_s, '-Sn', 'wall %.1f s' % dt)
+        self.row(size, 'ipvs_table services, re-run (own time)', dt, t_s, '-Sn', 'wall %.1f s' % wall)
         dt = min(in_process('ipvs_table', dict(services=services_of(table), netns=ns))[0] for _i in range(2))
         self.row(size, 'ipvs_table services, re-run, in-process', dt, t_s, '-Sn')
         ns_del(ns)
@@ -232,7 +258,7 @@ class Run:
                     '    - lvs.ipvs.ipvs_server:\n        vip: 10.0.0.1\n        vport: 80\n'
                     '        rip: "172.16.{{ item // 250 }}.{{ item %% 250 + 1 }}"\n        forward: masq\n'
                     '        netns: %s\n      loop: "{{ range(%d) | list }}"\n' % (ns, count))
-        dt, _res = ansible_play(play)
+        dt, _p = timed([os.path.join(BIN, 'ansible-playbook'), '-i', 'localhost,', '-c', 'local', play], env=ANSIBLE_ENV)
         ns_del(ns)
         self.row('%d' % count, 'a loop of ipvs_server tasks, one per real server (wall)', dt, None, None,
                  '%.2f s per real server' % (dt / count))
