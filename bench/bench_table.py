@@ -8,11 +8,11 @@ deletes network namespaces named lvsbench-*, so never run it on a real director.
 For each size N (N services x M real servers) it measures, in one run:
 - ipvsadm -R < file into an empty table, and ipvsadm -Sn;
 - the kernel-only floor: the same objects as prebuilt batched requests, sock.run() alone;
-- ipvs_table through Ansible (`ansible localhost -m lvs.ipvs.ipvs_table`), from the
-  ipvsadm file (src) and from `services` (a playbook with the table in a vars file):
-  apply into an empty table, re-run with nothing to change, and (src) a change of 1%
-  of the weights with 1% of the services removed; the task's own time is its wall
-  time minus that of a trivial ipvs_info task in the same run (Ansible's fixed cost);
+- ipvs_table through Ansible (a task of `ansible-playbook`), from the ipvsadm file (src)
+  and from `services` (the table in a vars file): apply into an empty table, re-run with
+  nothing to change, and (src) a change of 1% of the weights with 1% of the services
+  removed; the task's own time is its time less that of a trivial ipvs_info task just
+  before it in the same run (Ansible's fixed cost of a task), both timed between tasks;
   the number of write requests each run sent comes from the result;
 - the same module runs in-process (module.main() with its arguments), without Ansible;
 - ipvs_info gather=services through Ansible (own time) and in-process;
