@@ -107,24 +107,20 @@ options:
         template expires, unless the C(net.ipv4.vs.expire_quiescent_template) sysctl is 1 (the
         C(lvs.ipvs.load_balancer) role sets it).
     type: bool
-    default: false
   drain_timeout:
     description:
-      - Seconds to wait at most. When they pass with connections left, the task fails (the real server stays
+      - Seconds to wait at most (300 when left out). When they pass with connections left, the task fails (the real server stays
         drained) unless O(drain_timeout_ok=true).
       - Only with O(wait_for_drain=true).
     type: int
-    default: 300
   drain_inactive:
     description:
       - Also wait for the inactive connections (closing, C(TIME_WAIT), UDP) to expire.
       - Only with O(wait_for_drain=true).
     type: bool
-    default: false
   drain_timeout_ok:
     description:
       - A drain that times out is reported in RV(drain) but does not fail the task.
       - Only with O(wait_for_drain=true).
     type: bool
-    default: false
 '''

@@ -145,26 +145,22 @@ options:
                 at once; RV(drains) reports each.
               - Not in check mode (nothing is drained there).
             type: bool
-            default: false
           drain_timeout:
             description:
-              - Seconds to wait at most. When they pass with connections left, the task fails (the server stays
+              - Seconds to wait at most (300 when left out). When they pass with connections left, the task fails (the server stays
                 drained) unless O(services[].servers[].drain_timeout_ok=true).
               - Only with O(services[].servers[].wait_for_drain=true).
             type: int
-            default: 300
           drain_inactive:
             description:
               - Also wait for the inactive connections (closing, C(TIME_WAIT), UDP) to expire.
               - Only with O(services[].servers[].wait_for_drain=true).
             type: bool
-            default: false
           drain_timeout_ok:
             description:
               - A drain that times out is reported in RV(drains) but does not fail the task.
               - Only with O(services[].servers[].wait_for_drain=true).
             type: bool
-            default: false
       laddrs:
         description:
           - FULLNAT local addresses of the service (FULLNAT kernels only). Those not listed are kept unless O(purge=true).

@@ -63,8 +63,8 @@ DECLARED = [
     dict(vip='203.0.113.10', vport=80, scheduler='wrr',
          servers=[dict(rip='192.0.2.13', weight=3), dict(rip='192.0.2.22')]),
     dict(vip='203.0.113.20', vport=80, scheduler='rr',
-         servers=[dict(rip='192.0.2.13', rport=8080, forward='masq'), dict(rip='192.0.2.13', rport=8081, forward='masq',
-                                                                       state='drained')]),
+         servers=[dict(rip='192.0.2.13', rport=8080, forward='masq'),
+                  dict(rip='192.0.2.13', rport=8081, forward='masq', state='drained')]),
     dict(vip='203.0.113.30', vport=7000, state='absent', servers=[dict(rip='192.0.2.13')]),
 ]
 
