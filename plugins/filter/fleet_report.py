@@ -46,7 +46,7 @@ def _plain(value):
     if kind is str or kind is int or kind is bool or kind is float or value is None:
         return value
     if kind is dict:
-        return {k if type(k) is str else str(k): _plain(v) for k, v in value.items()}
+        return {str(k): _plain(v) for k, v in value.items()}
     if kind is list:
         return [_plain(v) for v in value]
     if isinstance(value, Mapping):
