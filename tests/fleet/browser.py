@@ -121,7 +121,7 @@ class _Pipe:
         return True
 
 
-def _launch(width, height, profile):
+def _launch(program, width, height, profile):
     # The pipe ends chromium uses must be its descriptors 3 (commands in) and 4 (replies out).
     cmd_r, cmd_w = os.pipe()
     out_r, out_w = os.pipe()
@@ -134,7 +134,7 @@ def _launch(width, height, profile):
         os.dup2(high_r, 3)
         os.dup2(high_w, 4)
 
-    args = [chromium_path(), '--headless', '--no-sandbox', '--disable-gpu', '--remote-debugging-pipe',
+    args = [program, '--headless', '--no-sandbox', '--disable-gpu', '--remote-debugging-pipe',
             '--window-size=%d,%d' % (width, height), '--user-data-dir=%s' % profile, '--no-first-run',
             '--no-default-browser-check', '--disable-extensions', '--disable-background-networking',
             '--disable-component-update', '--disable-sync', '--mute-audio', '--hide-scrollbars',
@@ -169,14 +169,16 @@ def _errors(events, dom_errors):
     return errors + list(dom_errors)
 
 
-def open_page(html_path, screenshot_path=None, width=1280, height=2000, timeout=30, settle=0.3):
+def open_page(html_path, screenshot_path=None, width=1280, height=2000, timeout=30, settle=0.3, max_height=16000):
     """Load `html_path` in headless chromium; Page(screenshot, dom, errors).
 
     screenshot: the PNG written (default: next to the HTML file, .png instead of .html), the
     whole page at `width` CSS pixels; dom: document.documentElement.outerHTML after the load;
     errors: every resource that failed or was blocked, console errors, script exceptions
     (an empty list when everything loaded). `settle`: seconds without network activity after
-    the load event before the page counts as done."""
+    the load event before the page counts as done. Pages taller than `max_height` CSS pixels are
+    cut there in the screenshot (the DOM has all of it)."""
+    program = chromium_path()
     html_path = os.path.abspath(html_path)
     if not os.path.isfile(html_path):
         raise BrowserError('no such file: %s' % html_path)
@@ -185,7 +187,7 @@ def open_page(html_path, screenshot_path=None, width=1280, height=2000, timeout=
     profile = tempfile.mkdtemp(prefix='lvs-chromium-')
     proc = None
     try:
-        proc, write_fd, read_fd = _launch(width, height, profile)
+        proc, write_fd, read_fd = _launch(program, width, height, profile)
         try:
             pipe = _Pipe(proc, write_fd, read_fd, time.monotonic() + timeout)
             target = pipe.send('Target.createTarget', url='about:blank')['targetId']
@@ -214,7 +216,8 @@ def open_page(html_path, screenshot_path=None, width=1280, height=2000, timeout=
                             returnByValue=True)['result']['value']
             size = pipe.send('Page.getLayoutMetrics', session)['cssContentSize']
             shot = pipe.send('Page.captureScreenshot', session, format='png', captureBeyondViewport=True,
-                             clip={'x': 0, 'y': 0, 'width': width, 'height': max(size['height'], 1), 'scale': 1})
+                             clip={'x': 0, 'y': 0, 'width': width, 'height': min(max(size['height'], 1), max_height),
+                                   'scale': 1})
             with open(screenshot_path, 'wb') as f:
                 f.write(base64.b64decode(shot['data']))
             _label_failures(pipe.events)
