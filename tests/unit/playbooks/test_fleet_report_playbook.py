@@ -126,7 +126,7 @@ def test_check_mode_writes_the_report_and_flags_can_fail_the_run(fleet, tmp_path
     where = tmp_path / 'deep' / 'dir'
     rc, out = playbook(fleet, tmp_path, '--check', '--diff', '-e', 'lvs_report_dir=%s' % where,
                        '-e', 'lvs_report_fail_on_flags=true', '-e', 'lvs_report_title=Frankfurt',
-                       '-e', 'lvs_report_hosts=lb1:lb2')
+                       '-e', 'lvs_directors_pattern=lb1:lb2')
     assert rc != 0, out
     assert 'The report flags 1 drift (lvs_report_fail_on_flags is set): see %s/report.html' % where in out
     rep = json.loads((where / 'report.json').read_text())
@@ -136,8 +136,8 @@ def test_check_mode_writes_the_report_and_flags_can_fail_the_run(fleet, tmp_path
 
 
 @pytest.mark.parametrize('args, message', [
-    (['-e', 'lvs_report_hosts=nosuchgroup'],
-     "lvs_report_hosts is 'nosuchgroup', which matches no host of the inventory"),
+    (['-e', 'lvs_directors_pattern=nosuchgroup'],
+     "lvs_directors_pattern is 'nosuchgroup', which matches no host of the inventory"),
     (['-e', 'lvs_report_fail_on_flags=perhaps'], 'lvs_report_fail_on_flags'),
     (['-e', '{"lvs_cluster": ["a", "b"]}'],
      "lvs_cluster must be a non-empty string (the name of the director's cluster); it is not on: lb1, lb2"),
