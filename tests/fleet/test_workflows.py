@@ -1,17 +1,23 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
 """What fleet operators run from AWX, on the fleet test_site.py configured (this file runs after it):
-lvs.ipvs.drain takes a real server out of rotation without dropping anyone and returns once
-its connections are gone; lvs.ipvs.undrain puts it back at the inventory's weight.
+lvs.ipvs.fleet_report reads both directors and flags drift once a table is changed by hand (the
+page is checked in a real browser); lvs.ipvs.drain takes a real server out of rotation without
+dropping anyone and returns once its connections are gone; lvs.ipvs.undrain puts it back at the
+inventory's weight.
 
 State test_site.py leaves: both directors run DR 203.0.113.10:80 (rs1 192.0.2.13 and rs2
 192.0.2.22, weight 1 each), the echo service 203.0.113.30:7000 (rs1 only) and 203.0.113.40:443
 (rs1, a service the inventory does not declare); the client reaches the VIPs through lb1.
 """
 
+import html.parser
+import json
+import os
 import re
 import time
 
+import browser
 from scenery import DR_VIP, ECHO_VIP, requests
 from test_site import table, wait_for
 
@@ -39,6 +45,65 @@ for f in conns:
     f.close()
 say('closed', 'closed')
 ''' % ECHO_VIP
+
+
+class Elements(html.parser.HTMLParser):
+    """The page's elements as (tag, attributes), and its text."""
+
+    def __init__(self, text):
+        super().__init__()
+        self.elements, self.text = [], []
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        self.elements.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+    def find(self, tag, cls):
+        return sorted((a.get('data-director'), a.get('data-service')) for t, a in self.elements
+                      if t == tag and cls in (a.get('class') or '').split())
+
+
+def fleet_report(fleet, playbooks):
+    """Run lvs.ipvs.fleet_report into the fleet's directory: (its run, report.json, report.html's path)."""
+    out = os.path.join(fleet.workdir, 'report')
+    run = playbooks.run('-e', 'lvs_report_dir=%s' % out, playbook='lvs.ipvs.fleet_report')
+    with open(os.path.join(out, 'report.json')) as f:
+        return run, json.load(f), os.path.join(out, 'report.html')
+
+
+def test_fleet_report_shows_both_directors_and_drift_only_once_there_is_some(fleet, playbooks):
+    run, report, page_path = fleet_report(fleet, playbooks)
+    flags = report['summary']['flags']
+    directors = report['clusters']['lvs_directors']['directors']
+    assert sorted(directors) == ['lb1', 'lb2']
+    assert flags['drift'] == [] and flags['timeout_drift'] == [] and flags['failed_hosts'] == []
+    assert flags['unpaired_daemons'] == [], 'lb1 master and lb2 backup of syncid 10 pair up'
+    assert 'Drift: none' in run.out and 'Report: %s' % page_path in run.out
+    # The page in a real browser: a table and a chart per service of each director, nothing failed to load.
+    page = browser.open_page(page_path)
+    assert page.errors == []
+    services = sorted((host, svc['id']) for host, d in directors.items() for svc in d['services'])
+    assert len(services) == 6, services
+    dom = Elements(page.dom)
+    assert dom.find('table', 'service') == services and dom.find('svg', 'chart') == services
+    assert os.path.getsize(page.screenshot) > 20000
+
+    # One weight changed by hand on lb2: drift, with exactly those lines.
+    line = '-a -t %s:80 -r 192.0.2.22:80 -g -w %d'
+    fleet.ssh('lb2', 'ipvsadm -e -t %s:80 -r 192.0.2.22:80 -g -w 7' % DR_VIP)
+    try:
+        run, report, page_path = fleet_report(fleet, playbooks)
+    finally:
+        fleet.ssh('lb2', 'ipvsadm -e -t %s:80 -r 192.0.2.22:80 -g -w 1' % DR_VIP)
+    (drift,) = report['summary']['flags']['drift']
+    assert sorted((x['line'], x['present']) for x in drift['lines']) == [
+        (line % (DR_VIP, 1), ['lb1']), (line % (DR_VIP, 7), ['lb2'])]
+    assert re.search(r'Drift: lvs_directors \(2 differing lines', run.out), run.out[-2000:]
+    page = browser.open_page(page_path)
+    assert page.errors == [] and line % (DR_VIP, 7) in ''.join(Elements(page.dom).text)
 
 
 def client_file(fleet, name):
@@ -92,6 +157,14 @@ def test_drain_sends_no_new_connection_and_keeps_the_held_ones(fleet, playbooks)
         saved = fleet.ssh(host, 'cat /etc/lvs-ipvs.rules').stdout
         assert re.search(r'-a -t %s:80 -r %s:80 -g -w 0' % (re.escape(DR_VIP), re.escape(RS1)), saved), saved
     assert requests(fleet, 'http://%s/' % DR_VIP, 8) == {'rs2': 8}
+    # The report flags the drained server everywhere, and the services it was alone in.
+    _run, report, _page = fleet_report(fleet, playbooks)
+    flags = report['summary']['flags']
+    drained = sorted((x['director'], x['service'], x['server']) for x in flags['drained_servers'])
+    assert drained == sorted((h, 'TCP %s' % s, '192.0.2.13:%s' % s.split(':')[1]) for h in ('lb1', 'lb2')
+                             for s in ('203.0.113.10:80', '203.0.113.30:7000', '203.0.113.40:443'))
+    assert sorted((x['director'], x['service']) for x in flags['services_without_server']) == sorted(
+        (h, 'TCP %s' % s) for h in ('lb1', 'lb2') for s in ('203.0.113.30:7000', '203.0.113.40:443'))
 
 
 def test_drain_refuses_a_server_no_director_has(fleet, playbooks):
