@@ -100,8 +100,12 @@ options:
   wait_for_drain:
     description:
       - With O(state=drained), wait until the real server has no active connections left (and no inactive
-        ones with O(drain_inactive=true)), polling the kernel every second. RV(drain) reports how long it took
-        and what was left. A real server that was drained already is waited for too (and the task reports no change).
+        ones with O(drain_inactive=true), or on a UDP service, whose entries never close), polling the kernel
+        every second. RV(drain) reports how long it took and what was left. A real server that was drained
+        already is waited for too (and the task reports no change).
+      - The real server must exist; one the service does not have fails the task before anything is changed
+        (a typo, or a NAT server given without its O(rport)).
+      - A server given a weight again while it is waited for (by another run) fails the task.
       - Not in check mode (nothing is drained there).
       - On a persistent service, clients with a persistence template keep reaching the drained server until the
         template expires, unless the C(net.ipv4.vs.expire_quiescent_template) sysctl is 1 (the

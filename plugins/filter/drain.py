@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 import ipaddress
 
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.parsing.convert_bool import boolean
 
 __metaclass__ = type
 
@@ -27,7 +28,7 @@ def _port(value, what):
     if value is None or value == '':
         return None
     try:
-        port = int(value)
+        port = -1 if isinstance(value, bool) else int(value)
     except (TypeError, ValueError):
         port = -1
     if not 0 <= port <= 65535:
@@ -63,19 +64,39 @@ def _declared_rport(svc, srv):
     return 0 if svc.get('fwmark') else int(svc.get('vport') or 0)
 
 
-def drain_services(services, rip, rport=None, timeout=300, inactive=False, timeout_ok=False):
+def _bool(value, what):
+    try:
+        return boolean(value, strict=True)
+    except TypeError:
+        raise AnsibleFilterError('%s must be true or false, got %r' % (what, value))
+
+
+def _live_servers(svc, want, port):
+    return [s for s in svc.get('servers') or []
+            if _ip(s['rip'], 'rip') == want and (port is None or int(s['rport']) == port)]
+
+
+def drain_services(services, rip, rport=None, wait=True, timeout=300, inactive=False, timeout_ok=False):
     """ipvs_table `services` that drain real server `rip` (`rport`: only that port) in every
-    service of the kernel's table (ipvs_info's `services`) that has it, and wait for it."""
+    service of the kernel's table (ipvs_info's `services`) that has it, and (`wait`) wait for it."""
     want, port = _ip(rip, 'rip'), _port(rport, 'rport')
+    waiting = {}
+    if _bool(wait, 'wait'):
+        try:
+            seconds = int(timeout)
+        except (TypeError, ValueError):
+            seconds = -1
+        if seconds < 0 or isinstance(timeout, bool):
+            raise AnsibleFilterError('timeout must be a number of seconds, got %r' % (timeout,))
+        timeout = seconds
+        waiting = dict(wait_for_drain=True, drain_timeout=timeout, drain_inactive=_bool(inactive, 'inactive'),
+                       drain_timeout_ok=_bool(timeout_ok, 'timeout_ok'))
     out = []
     for svc in services or []:
-        hits = [s for s in svc.get('servers') or []
-                if _ip(s['rip'], 'rip') == want and (port is None or int(s['rport']) == port)]
+        hits = _live_servers(svc, want, port)
         if hits:
-            out.append(dict(_identity(svc), servers=[
-                dict(rip=s['rip'], rport=int(s['rport']), state='drained', wait_for_drain=True,
-                     drain_timeout=int(timeout), drain_inactive=bool(inactive), drain_timeout_ok=bool(timeout_ok))
-                for s in hits]))
+            out.append(dict(_identity(svc), servers=[dict(rip=s['rip'], rport=int(s['rport']), state='drained', **waiting)
+                                                     for s in hits]))
     return out
 
 
@@ -83,38 +104,49 @@ def undrain_services(declared, rip, rport=None, current=None):
     """What puts real server `rip` back as the inventory declares it.
 
     `declared`: the director's lvs_services (the load_balancer role's variable);
-    `current`: the kernel's services (ipvs_info), to name those where the server
-    stays drained because the inventory does not list it there.
-    Returns {services: ipvs_table entries (the service as declared, with only this
-    server, at its declared weight), kept_drained: [texts], not_declared: [texts]}."""
+    `current`: the kernel's services (ipvs_info). Only services that are live are
+    touched, and only in this server: a live server gets its declared weight (1 when
+    the inventory gives none), one the live service lacks is added as declared.
+    Returns {services: ipvs_table entries (the service's identity, this server only),
+    kept_drained: [texts: declared drained or with weight 0], not_declared: [texts: live
+    services where it is drained but the inventory does not list it], not_live:
+    [texts: declared services the director does not run; lvs.ipvs.site creates them]}."""
     want, port = _ip(rip, 'rip'), _port(rport, 'rport')
-    services, kept, restored = [], [], set()   # restored: (service, rport) the inventory speaks for
+    live = dict((_key(svc), svc) for svc in current or [])
+    services, kept, not_live, spoken = [], [], [], set()   # spoken: (service, rport) the inventory speaks for
     for svc in declared or []:
         if (svc.get('state') or 'present') != 'present':
             continue
+        key = _key(svc)
+        have = live.get(key)
         hits = []
         for srv in svc.get('servers') or []:
-            if _ip(srv['rip'], 'rip') != want or (port is not None and _declared_rport(svc, srv) != port):
+            rp = _declared_rport(svc, srv)
+            if _ip(srv['rip'], 'rip') != want or (port is not None and rp != port):
                 continue
-            restored.add((_key(svc), _declared_rport(svc, srv)))
+            spoken.add((key, rp))
             if (srv.get('state') or 'present') != 'present' or srv.get('weight') == 0:
                 kept.append('%s (the inventory declares it %s)'
                             % (service_text(svc), srv.get('state') if srv.get('state') not in (None, 'present')
                                else 'with weight 0'))
                 continue
-            # A weight left out would keep the drained server's 0.
-            hits.append(dict(srv, state='present', weight=int(srv['weight'] if srv.get('weight') is not None else 1)))
+            weight = int(srv['weight'] if srv.get('weight') is not None else 1)
+            if have is None:
+                continue
+            if any(int(s['rport']) == rp for s in _live_servers(have, want, None)):
+                hits.append(dict(rip=srv['rip'], rport=rp, weight=weight, state='present'))
+            else:
+                hits.append(dict(srv, weight=weight, state='present'))
+        if have is None and any(k == key for k, _rp in spoken):
+            not_live.append(service_text(svc))
         if hits:
-            entry = dict((k, v) for k, v in svc.items() if k != 'servers')
-            entry['servers'] = hits
-            services.append(entry)
+            services.append(dict(_identity(svc), servers=hits))
     not_declared = []
-    for svc in current or []:
-        for srv in svc.get('servers') or []:
-            if (_ip(srv['rip'], 'rip') == want and (port is None or int(srv['rport']) == port)
-                    and srv.get('weight') == 0 and (_key(svc), int(srv['rport'])) not in restored):
+    for key, svc in live.items():
+        for srv in _live_servers(svc, want, port):
+            if srv.get('weight') == 0 and (key, int(srv['rport'])) not in spoken:
                 not_declared.append(service_text(svc))
-    return dict(services=services, kept_drained=kept, not_declared=not_declared)
+    return dict(services=services, kept_drained=kept, not_declared=not_declared, not_live=not_live)
 
 
 class FilterModule(object):

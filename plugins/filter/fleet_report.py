@@ -176,9 +176,8 @@ def _unpaired_daemons(cluster, directors, unseen):
         partners = [(h, x) for h, x in daemons if h != host and x.get('role') == other and matches(x)]
         if any(_daemon_endpoint(x) == where for _h, x in partners):
             continue
-        reason = 'no %s of sync ID %d on %s:%d on another director of %s' % (other, syncid, where[0], where[1], cluster)
-        elsewhere = ['%s on %s:%d' % (h, x_where[0], x_where[1])
-                     for h, x in partners for x_where in [_daemon_endpoint(x)]]
+        reason = 'no %s of sync ID %d on %s on another director of %s' % (other, syncid, addr_port(*where), cluster)
+        elsewhere = ['%s on %s' % (h, addr_port(*_daemon_endpoint(x))) for h, x in partners]
         if elsewhere:
             reason += ' (a %s of that ID listens elsewhere: %s)' % (other, ', '.join(elsewhere)) if role == 'master' \
                 else ' (a %s of that ID sends elsewhere: %s)' % (other, ', '.join(elsewhere))

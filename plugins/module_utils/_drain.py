@@ -41,7 +41,8 @@ class DrainWait:
         self.key = key
         self.rip, self.rport, self.family = srv.rip, srv.rport, srv.family
         self.timeout = timeout
-        self.inactive = inactive
+        # The kernel's UDP entries never close: they only expire, so all of them count.
+        self.inactive = inactive or key[1] == 'udp'
         self.timeout_ok = timeout_ok
 
     def text(self):
@@ -67,10 +68,25 @@ def drain_request(p, state, where=''):
     return timeout, bool(p.get('drain_inactive')), bool(p.get('drain_timeout_ok'))
 
 
+def missing(key, srv, servers, where=''):
+    """The error for waiting on the drain of a real server the service does not have
+    (`servers`: the service's real servers, None when the service does not exist):
+    draining nothing and reporting success would hide a typo or a missing rport."""
+    text = 'real server %s' % addr_port(srv.family, srv.rip, srv.rport)
+    if servers is None:
+        return OptionError("%swait_for_drain=true: virtual service %s does not exist, so %s has nothing to drain"
+                           % (where, service_text(key), text))
+    others = sorted(addr_port(s.family, s.rip, s.rport) for s in servers if s.rip == srv.rip)
+    hint = ('; it has %s (give %srport)' % (', '.join(others), where)) if others else ''
+    return OptionError("%swait_for_drain=true: %s is not a real server of %s, so there is nothing to drain%s"
+                       % (where, text, service_text(key), hint))
+
+
 def wait(client, waits, poll=POLL_INTERVAL):
     """Poll the kernel until each of `waits` (DrainWait) has no connection left
-    that counts, or its drain_timeout passed. Returns one result dict per wait,
-    in order: what was left when the wait ended and how long it took."""
+    that counts, or its drain_timeout passed, or it is back in rotation (someone
+    gave it a weight again). Returns one result dict per wait, in order: what was
+    left when the wait ended and how long it took."""
     clock, sleep = time.monotonic, time.sleep
     start = clock()
     results = [None] * len(waits)
@@ -87,11 +103,13 @@ def wait(client, waits, poll=POLL_INTERVAL):
             active = srv.active_conns if srv is not None else 0
             inactive = srv.inactive_conns if srv is not None else 0
             left = active + (inactive if w.inactive else 0)
-            if left == 0 or elapsed >= w.timeout:
+            undrained = srv is not None and srv.weight != 0
+            if left == 0 or undrained or elapsed >= w.timeout:
                 results[i] = dict(
-                    service=service_text(w.key), rip=w.rip, rport=w.rport, drained=left == 0,
+                    service=service_text(w.key), rip=w.rip, rport=w.rport, drained=left == 0 and not undrained,
                     waited=round(elapsed, 1), active_conns=active, inactive_conns=inactive,
-                    persist_conns=srv.persist_conns if srv is not None else 0, gone=srv is None)
+                    persist_conns=srv.persist_conns if srv is not None else 0, gone=srv is None,
+                    weight=srv.weight if srv is not None else None)
             else:
                 still.append(i)
         pending = still
@@ -101,12 +119,17 @@ def wait(client, waits, poll=POLL_INTERVAL):
     return results
 
 
-def timed_out(waits, results):
-    """A failure message for the waits that timed out and may not, else None."""
-    late = ['%s still has %d active and %d inactive connections after drain_timeout=%d s'
-            % (w.text(), r['active_conns'], r['inactive_conns'], w.timeout)
-            for w, r in zip(waits, results) if not r['drained'] and not w.timeout_ok]
-    if not late:
-        return None
-    return ('%s; it stays drained (weight 0). Raise drain_timeout, or set drain_timeout_ok=true to accept '
-            'the connections left' % '; '.join(late))
+def failures(waits, results):
+    """A failure message for the waits that did not end drained (and may not), else None."""
+    out = []
+    for w, r in zip(waits, results):
+        if r['drained']:
+            continue
+        if r['weight']:
+            out.append('%s got weight %d back while its connections were being waited for (another run or a '
+                       'hand edit put it back in rotation)' % (w.text(), r['weight']))
+        elif not w.timeout_ok:
+            out.append('%s still has %d active and %d inactive connections after drain_timeout=%d s; it stays '
+                       'drained (weight 0). Raise drain_timeout, or set drain_timeout_ok=true to accept the '
+                       'connections left' % (w.text(), r['active_conns'], r['inactive_conns'], w.timeout))
+    return '; '.join(out) or None

@@ -25,6 +25,7 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
 )
 from ansible_collections.lvs.ipvs.plugins.module_utils._netns import netns_path
 from ansible_collections.lvs.ipvs.plugins.module_utils._drain import DRAIN_SPEC, DrainWait, drain_request
+from ansible_collections.lvs.ipvs.plugins.module_utils._drain import missing as missing_drain
 from ansible_collections.lvs.ipvs.plugins.module_utils._options import (
     OptionError, SERVER_SPEC, server_from_params, service_key,
 )
@@ -110,9 +111,10 @@ class VocabularySpec:
                     self.drains.append((i, request))
 
     def drain_waits(self):
-        """DrainWait of each listed server that asks to wait for its drain."""
+        """(option path, DrainWait) of each listed server that asks to wait for its drain."""
         items = self.entry['servers']
-        return [DrainWait(self.key, server_from_params(items[i], self.key), *request) for i, request in self.drains]
+        return [('%sservers[%d].' % (self.where, i), DrainWait(self.key, server_from_params(items[i], self.key), *request))
+                for i, request in self.drains]
 
     def resolve(self, current, current_servers):
         svc, mask = desired_service(self.entry, self.key, current, self.where)
@@ -138,6 +140,20 @@ class RulesSpec:
 
     def drain_waits(self):
         return []
+
+
+def check_drains(desired, current):
+    """The DrainWaits of `desired`, once each names a real server that exists
+    (`current`: {key: (Service, [Server])}); OptionError for one that does not."""
+    waits = []
+    for spec in desired.specs:
+        for where, w in spec.drain_waits():
+            have = current.get(w.key)
+            servers = have[1] if have is not None else None
+            if servers is None or not any(s.rip == w.rip and s.rport == w.rport for s in servers):
+                raise missing_drain(w.key, w, servers, where)
+            waits.append(w)
+    return waits
 
 
 def from_options(services, timeouts, daemons, where='', validate=None):

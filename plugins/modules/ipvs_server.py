@@ -100,7 +100,7 @@ server:
            inactive_conns: 0, persist_conns: 0}
 drain:
   description: How waiting for the drain went (O(wait_for_drain=true)), also when it timed out.
-  returned: with O(wait_for_drain=true) for an existing real server, not in check mode
+  returned: with O(wait_for_drain=true), not in check mode
   type: dict
   contains:
     service:
@@ -130,8 +130,11 @@ drain:
     gone:
       description: The real server was removed (by someone else) while waiting.
       type: bool
+    weight:
+      description: Its weight when the wait ended; not 0 when it was put back in rotation meanwhile (the task then fails).
+      type: int
   sample: {service: TCP 192.0.2.10:80, rip: 10.0.0.2, rport: 8080, drained: true, waited: 42.0, active_conns: 0,
-           inactive_conns: 5, persist_conns: 0, gone: false}
+           inactive_conns: 5, persist_conns: 0, gone: false, weight: 0}
 applied:
   description:
     - On failure, the changes the kernel had carried out before or beside the one that failed (the task then
@@ -157,6 +160,7 @@ not_applied:
 
 from ansible_collections.lvs.ipvs.plugins.module_utils import _drain, _ipvs
 from ansible_collections.lvs.ipvs.plugins.module_utils._common import IpvsModule
+from ansible_collections.lvs.ipvs.plugins.module_utils._errors import IpvsError
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import config_dict, server_dict, service_text
 from ansible_collections.lvs.ipvs.plugins.module_utils._options import (
     FNAT_UNSUPPORTED, SERVER_SPEC, SERVICE_ID_CONSTRAINTS, SERVICE_ID_SPEC, server_from_params, service_key,
@@ -173,6 +177,8 @@ def run(m):
         m.fail(FNAT_UNSUPPORTED)
     servers = client.servers(key, with_stats=False) if client.service(key, with_stats=False) else None
     if servers is None:
+        if drain is not None:
+            raise _drain.missing(key, server_from_params(p, key), None)
         if p['state'] != 'present':
             m.finish(False, server=None)
         missing = "virtual service %s does not exist; create it first (lvs.ipvs.ipvs_service)" % service_text(key)
@@ -185,6 +191,8 @@ def run(m):
     by_key = dict((s.key, s) for s in servers)
     desired = server_from_params(p, key, current=lambda rip, rport: by_key.get((rip, rport)))
     current = by_key.get(desired.key)
+    if drain is not None and current is None:
+        raise _drain.missing(key, desired, servers)
 
     op, after = None, current
     if p['state'] == 'present':
@@ -209,14 +217,17 @@ def run(m):
     before_d = server_dict(current) if current is not None else None
     after_d = server_dict(after, False, False) if after is not None else None
     result = dict(server=after_d)
-    if drain is not None and current is not None and not m.check_mode:
+    if drain is not None and not m.check_mode:
         waits = [_drain.DrainWait(key, current, *drain)]
-        result['drain'] = _drain.wait(client, waits)[0]
-        late = _drain.timed_out(waits, [result['drain']])
+        try:
+            result['drain'] = _drain.wait(client, waits)[0]
+            now = next((s for s in client.servers(key, with_stats=False) or () if s.key == desired.key), None)
+        except IpvsError as e:
+            m.fail('%s, while waiting for the drain of %s' % (e, waits[0].text()), **result)
+        after_d = result['server'] = server_dict(now, False, False) if now is not None else None
+        late = _drain.failures(waits, [result['drain']])
         if late:
             m.fail(late, **result)
-        after_d = result['server'] = server_dict(
-            next((s for s in client.servers(key, with_stats=False) or () if s.key == desired.key), after), False, False)
     m.finish(op is not None, config_dict(before_d), config_dict(after_d), **result)
 
 

@@ -140,9 +140,12 @@ options:
           wait_for_drain:
             description:
               - With O(services[].servers[].state=drained), wait until the real server has no active connections
-                left (and no inactive ones with O(services[].servers[].drain_inactive=true)), polling the kernel
-                every second, after the table is applied and outside the lock. All drained servers are waited for
-                at once; RV(drains) reports each.
+                left (and no inactive ones with O(services[].servers[].drain_inactive=true), or on a UDP service),
+                polling the kernel every second, after the table is applied and outside the lock. All drained
+                servers are waited for at once; RV(drains) reports each.
+              - The real server must exist; one the service does not have fails the task before anything is
+                changed (a typo, or a NAT server given without its O(services[].servers[].rport)).
+              - A server given a weight again while it is waited for (by another run) fails the task.
               - Not in check mode (nothing is drained there).
             type: bool
           drain_timeout:
@@ -419,10 +422,13 @@ drains:
       description: Persistence templates left (they keep sending a client back unless C(expire_quiescent_template)).
       type: int
     gone:
-      description: The real server does not exist (it was never there, or was removed meanwhile).
+      description: The real server was removed (by someone else) while waiting.
       type: bool
+    weight:
+      description: Its weight when the wait ended; not 0 when it was put back in rotation meanwhile (the task then fails).
+      type: int
   sample: [{service: TCP 192.0.2.10:80, rip: 10.0.0.2, rport: 80, drained: true, waited: 12.0, active_conns: 0,
-            inactive_conns: 3, persist_conns: 0, gone: false}]
+            inactive_conns: 3, persist_conns: 0, gone: false, weight: 0}]
 lock_waited:
   description: Seconds this run waited for another run on the same network namespace (a warning says so too).
   returned: always
@@ -585,6 +591,7 @@ def _run(m):
         if lock.waited >= 1:
             m.module.warn("waited %.1f s for another ipvs_table run on this network namespace to finish" % lock.waited)
         current, laddrs = read_current(client, desired, zero, purge)
+        waits = _table.check_drains(desired, current)
         before_timeouts = client.timeouts()
         before_daemons = client.daemons()
         plan = _table.plan(client, desired, current, purge=p['purge'], flushed=flushed, zero=zero,
@@ -614,10 +621,12 @@ def _run(m):
     finally:
         lock.release()
     # Outside the lock: waiting only reads, and may take minutes.
-    waits = [w for spec in desired.specs for w in spec.drain_waits()] if not m.check_mode else []
-    if waits:
-        result['drains'] = _drain.wait(client, waits)
-        late = _drain.timed_out(waits, result['drains'])
+    if waits and not m.check_mode:
+        try:
+            result['drains'] = _drain.wait(client, waits)
+        except IpvsError as e:
+            m.fail('%s, while waiting for drained real servers' % e, changed=changed, **result)
+        late = _drain.failures(waits, result['drains'])
         if late:
             m.fail(late, changed=changed, **result)
     before = after = None

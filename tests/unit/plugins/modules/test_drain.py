@@ -4,6 +4,8 @@
 connection counters, against the fake kernel, with a clock that only moves
 when the module sleeps (so a 300 s timeout takes no time)."""
 
+import errno
+
 import pytest
 
 from harness import Harness, writes
@@ -72,7 +74,7 @@ def test_server_waits_until_active_connections_end(h):
     assert 'failed' not in result, result
     assert result['changed'] and weight(h, KEY, '10.0.0.2') == 0
     assert result['drain'] == dict(service='TCP 192.0.2.10:80', rip='10.0.0.2', rport=80, drained=True, waited=7.0,
-                                   active_conns=0, inactive_conns=5, persist_conns=0, gone=False)
+                                   active_conns=0, inactive_conns=5, persist_conns=0, gone=False, weight=0)
     assert h.clock.sleeps == [1.0] * 7
     assert result['server']['active_conns'] == 0 and result['server']['weight'] == 0
 
@@ -121,6 +123,39 @@ def test_server_removed_while_waiting_ends_the_wait(h):
     h.clock.at(2, lambda: h.fake.delete_server(KEY, next(s for s in h.fake.servers(KEY) if s.rip == '10.0.0.2')))
     result = h.run(ipvs_server, DRAIN)
     assert result['drain']['gone'] and result['drain']['drained'] and result['drain']['waited'] == 2.0
+    assert result['server'] is None
+
+
+def test_server_put_back_in_rotation_while_waiting_fails_saying_so(h):
+    conns(h, KEY, '10.0.0.2', active=2)()
+    back = next(s for s in h.fake.servers(KEY) if s.rip == '10.0.0.2')._replace(weight=5)
+    h.clock.at(3, lambda: h.fake.edit_server(KEY, back))
+    result = h.run(ipvs_server, DRAIN)
+    assert result['failed'] and result['changed'] is True
+    assert result['msg'] == ('real server 10.0.0.2:80 of TCP 192.0.2.10:80 got weight 5 back while its connections were '
+                             'being waited for (another run or a hand edit put it back in rotation)')
+    assert result['drain']['drained'] is False and result['drain']['weight'] == 5 and result['drain']['waited'] == 3.0
+    assert result['server']['weight'] == 5
+
+
+def test_server_kernel_error_while_waiting_keeps_the_change_and_the_reason(h):
+    conns(h, KEY, '10.0.0.2', active=2)()
+    h.clock.at(2, lambda: h.fake.before_request.append(lambda fake, req: errno.ENOMEM if req.name == 'GET_DEST' else 0))
+    result = h.run(ipvs_server, DRAIN)
+    assert result['failed'] and result['changed'] is True
+    assert result['applied'] == ['edit real server 10.0.0.2:80 in TCP 192.0.2.10:80']
+    assert 'while waiting for the drain of real server 10.0.0.2:80 of TCP 192.0.2.10:80' in result['msg']
+    assert weight(h, KEY, '10.0.0.2') == 0
+
+
+def test_udp_services_wait_for_inactive_entries_too(h):
+    udp = ('ipv4', 'udp', '192.0.2.53', 53, None)
+    h.fake.load([(make_service(*udp), [make_server('10.0.0.2', 53, forward='masq')])])
+    conns(h, udp, '10.0.0.2', active=0, inactive=3)()
+    h.clock.at(4, conns(h, udp, '10.0.0.2', inactive=0))
+    result = h.run(ipvs_server, dict(vip='192.0.2.53', vport=53, protocol='udp', rip='10.0.0.2', state='drained',
+                                     wait_for_drain=True))
+    assert result['drain']['drained'] and result['drain']['waited'] == 4.0
 
 
 def test_server_check_mode_does_not_wait(h):
@@ -131,9 +166,27 @@ def test_server_check_mode_does_not_wait(h):
     assert writes(h.fake, n) == [] and weight(h, KEY, '10.0.0.2') == 2
 
 
-def test_server_missing_server_is_not_waited_for(h):
-    result = h.run(ipvs_server, dict(DRAIN, rip='10.0.0.9'))
-    assert result['changed'] is False and 'drain' not in result and h.clock.sleeps == []
+@pytest.mark.parametrize('args, message', [
+    (dict(DRAIN, rip='10.0.0.9'),
+     'wait_for_drain=true: real server 10.0.0.9:80 is not a real server of TCP 192.0.2.10:80, so there is nothing '
+     'to drain'),
+    (dict(DRAIN, vport=8443),
+     'wait_for_drain=true: virtual service TCP 192.0.2.10:8443 does not exist, so real server 10.0.0.2:8443 has '
+     'nothing to drain'),
+])
+def test_server_missing_server_fails_in_check_mode_too_and_changes_nothing(h, args, message):
+    n = len(h.fake.log)
+    for check in (True, False):
+        result = h.run(ipvs_server, args, check=check)
+        assert result['failed'] and result['msg'] == message and 'changed' not in result, result
+    assert writes(h.fake, n) == [] and h.clock.sleeps == []
+
+
+def test_server_nat_server_without_rport_is_named_with_its_port(h):
+    h.fake.add_server(KEY, make_server('10.0.0.7', 8080, forward='masq', weight=2))
+    result = h.run(ipvs_server, dict(DRAIN, rip='10.0.0.7'))
+    assert result['failed'] and result['msg'].endswith('; it has 10.0.0.7:8080 (give rport)')
+    assert weight(h, KEY, '10.0.0.7') == 2
 
 
 @pytest.mark.parametrize('args, message', [
@@ -186,6 +239,29 @@ def test_table_timeout_fails_naming_each_late_server(h):
     assert 'TCP 192.0.2.10:80 still' not in result['msg']
     assert [d['drained'] for d in result['drains']] == [True, False]
     assert weight(h, TLS, '10.0.0.2') == 0
+
+
+def test_table_missing_server_fails_before_any_write(h):
+    args = table_args()
+    args['services'].append(dict(vip='192.0.2.10', vport=80, protocol='udp', scheduler='rr',
+                                 servers=[dict(rip='10.0.0.2', state='drained', wait_for_drain=True)]))
+    args['services'][0]['scheduler'] = 'rr'
+    n = len(h.fake.log)
+    for check in (True, False):
+        result = h.run(ipvs_table, args, check=check)
+        assert result['failed'] and result['msg'] == (
+            'services[2].servers[0].wait_for_drain=true: virtual service UDP 192.0.2.10:80 does not exist, so real '
+            'server 10.0.0.2:80 has nothing to drain'), result
+    assert writes(h.fake, n) == [] and weight(h, KEY, '10.0.0.2') == 2
+
+
+def test_table_kernel_error_while_waiting_reports_what_was_done(h, tmp_path):
+    conns(h, KEY, '10.0.0.2', active=2)()
+    h.clock.at(2, lambda: h.fake.before_request.append(lambda fake, req: errno.ENOMEM if req.name == 'GET_DEST' else 0))
+    export = tmp_path / 'rules'
+    result = h.run(ipvs_table, dict(table_args(), export=str(export)))
+    assert result['failed'] and result['changed'] is True and 'while waiting for drained real servers' in result['msg']
+    assert result['servers_changed'] == 2 and result['export']['changed'] and export.exists()
 
 
 def test_table_check_mode_does_not_wait(h):
