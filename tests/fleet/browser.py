@@ -21,6 +21,7 @@ first, with the domains enabled, and then navigated.
 """
 
 import base64
+import html.parser
 import json
 import os
 import select
@@ -264,6 +265,25 @@ def _label_failures(events):
     for ev in events:
         if ev.get('method') == 'Network.loadingFailed':
             ev['params']['_url'] = urls.get(ev['params'].get('requestId'), '?')
+
+
+class Elements(html.parser.HTMLParser):
+    """Every element's tag and attributes, and the page's text."""
+
+    def __init__(self, text):
+        super().__init__()
+        self.elements = []
+        self.text = []
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        self.elements.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+    def find(self, tag, cls):
+        return [a for t, a in self.elements if t == tag and cls in (a.get('class') or '').split()]
 
 
 if __name__ == '__main__':

@@ -11,7 +11,6 @@ State test_site.py leaves: both directors run DR 203.0.113.10:80 (rs1 192.0.2.13
 (rs1, a service the inventory does not declare); the client reaches the VIPs through lb1.
 """
 
-import html.parser
 import json
 import os
 import re
@@ -47,25 +46,6 @@ say('closed', 'closed')
 ''' % ECHO_VIP
 
 
-class Elements(html.parser.HTMLParser):
-    """The page's elements as (tag, attributes), and its text."""
-
-    def __init__(self, text):
-        super().__init__()
-        self.elements, self.text = [], []
-        self.feed(text)
-
-    def handle_starttag(self, tag, attrs):
-        self.elements.append((tag, dict(attrs)))
-
-    def handle_data(self, data):
-        self.text.append(data)
-
-    def find(self, tag, cls):
-        return sorted((a.get('data-director'), a.get('data-service')) for t, a in self.elements
-                      if t == tag and cls in (a.get('class') or '').split())
-
-
 def fleet_report(fleet, playbooks):
     """Run lvs.ipvs.fleet_report into the fleet's directory: (its run, report.json, report.html's path)."""
     out = os.path.join(fleet.workdir, 'report')
@@ -87,8 +67,9 @@ def test_fleet_report_shows_both_directors_and_drift_only_once_there_is_some(fle
     assert page.errors == []
     services = sorted((host, svc['id']) for host, d in directors.items() for svc in d['services'])
     assert len(services) == 6, services
-    dom = Elements(page.dom)
-    assert dom.find('table', 'service') == services and dom.find('svg', 'chart') == services
+    dom = browser.Elements(page.dom)
+    for tag, cls in (('table', 'service'), ('svg', 'chart')):
+        assert sorted((a['data-director'], a['data-service']) for a in dom.find(tag, cls)) == services
     assert os.path.getsize(page.screenshot) > 20000
 
     # One weight changed by hand on lb2: drift, with exactly those lines.
@@ -103,7 +84,7 @@ def test_fleet_report_shows_both_directors_and_drift_only_once_there_is_some(fle
         (line % (DR_VIP, 1), ['lb1']), (line % (DR_VIP, 7), ['lb2'])]
     assert re.search(r'Drift: lvs_directors \(2 differing lines', run.out), run.out[-2000:]
     page = browser.open_page(page_path)
-    assert page.errors == [] and line % (DR_VIP, 7) in ''.join(Elements(page.dom).text)
+    assert page.errors == [] and line % (DR_VIP, 7) in ''.join(browser.Elements(page.dom).text)
 
 
 def client_file(fleet, name):

@@ -7,7 +7,6 @@ services and real servers, and the rules by the collection's own ipvsadm -Sn wri
 browser tests open the page in Debian's chromium (tests/fleet/browser.py); they fail, not
 skip, when chromium is missing."""
 
-import html.parser
 import importlib.util
 import json
 import os
@@ -324,25 +323,6 @@ def test_human_units():
 
 # ---------------------------------------------------------------- the HTML page
 
-class Elements(html.parser.HTMLParser):
-    """Every element's tag and attributes, and the page's text."""
-
-    def __init__(self, text):
-        super().__init__()
-        self.elements = []
-        self.text = []
-        self.feed(text)
-
-    def handle_starttag(self, tag, attrs):
-        self.elements.append((tag, dict(attrs)))
-
-    def handle_data(self, data):
-        self.text.append(data)
-
-    def find(self, tag, cls):
-        return [a for t, a in self.elements if t == tag and cls in (a.get('class') or '').split()]
-
-
 def expected_services(rep):
     return sorted((d['host'], s['id']) for cl in rep['clusters'].values() for d in cl['directors'].values()
                   for s in d['services'])
@@ -350,7 +330,7 @@ def expected_services(rep):
 
 def test_page_has_a_table_and_a_chart_per_service():
     rep = report(pair(lb2=facts(table(weights=(5, 1), load=7), daemons=[daemon('backup', 7)])))
-    page = Elements(fleet_report_html(rep))
+    page = browser.Elements(fleet_report_html(rep))
     want = expected_services(rep)
     assert len(want) == 6
     for tag, cls in (('table', 'service'), ('svg', 'chart')):
@@ -377,7 +357,7 @@ def test_everything_from_the_inventory_and_kernel_is_escaped():
     data['lb1']['ipvs']['rules'] += '-A -t 203.0.113.99:80 -s <u>rr</u>\n'
     rep = report(data)
     page = fleet_report_html(rep, title='<i>LBs</i>')
-    parsed = Elements(page)
+    parsed = browser.Elements(page)
     assert [t for t, _a in parsed.elements if t in ('script', 'img', 'iframe', 'u', 'i')] == []
     assert '&lt;script&gt;alert(1)&lt;/script&gt;' in page
     assert '&lt;iframe src=&quot;http://192.0.2.1/&quot;&gt;' in page
@@ -419,7 +399,7 @@ def test_report_in_chromium(tmp_path):
     width, height = png_size(page.screenshot)
     assert width == 1280 and height > 1500, (width, height)
     assert os.path.getsize(page.screenshot) > 50000
-    dom = Elements(page.dom)
+    dom = browser.Elements(page.dom)
     want = expected_services(rep)
     for tag, cls in (('table', 'service'), ('svg', 'chart')):
         assert sorted((a['data-director'], a['data-service']) for a in dom.find(tag, cls)) == want
@@ -456,12 +436,12 @@ def test_chromium_sees_what_failed_to_load(tmp_path):
 
 def test_services_beyond_max_services_get_one_line_each():
     rep = report(pair())
-    page = Elements(fleet_report_html(rep, max_services=1))
+    page = browser.Elements(fleet_report_html(rep, max_services=1))
     assert sorted((a['data-director'], a['data-service']) for a in page.find('table', 'service')) == [
         ('lb1', 'TCP 203.0.113.10:80'), ('lb2', 'TCP 203.0.113.10:80')]
     assert len(page.find('svg', 'chart')) == 2
     short = sorted((a['data-director'], a['data-service']) for a in page.find('tr', 'short-service'))
     assert short == [('lb1', 'FWM 5 IPv6'), ('lb1', 'TCP 203.0.113.20:80'), ('lb2', 'FWM 5 IPv6'), ('lb2', 'TCP 203.0.113.20:80')]
-    assert not Elements(fleet_report_html(rep, max_services=0)).find('table', 'service')
+    assert not browser.Elements(fleet_report_html(rep, max_services=0)).find('table', 'service')
     with pytest.raises(AnsibleFilterError, match='max_services must be 0 or more'):
         fleet_report_html(rep, max_services=-1)
