@@ -106,12 +106,23 @@ class Demo(object):
 
 
 def debug_messages(lines):
-    """The msg of each debug task, as printed by the default callback."""
-    out, host = [], None
+    """The msg of each debug task, as printed by the default callback: a string after its host's
+    name, the items of a list on lines of their own."""
+    out, host, in_list = [], None, False
     for line in lines:
         m = re.match(r'^ok: \[([^\]]+)\]', line)
         if m:
-            host = m.group(1)
+            host = m.group(1).split(' ')[0]
+            continue
+        if in_list:
+            m = re.match(r'^\s+"(.*)",?$', line)
+            if m:
+                out.append(m.group(1))
+            else:
+                in_list = False
+            continue
+        if re.match(r'^\s+"msg": \[$', line):
+            in_list = True
             continue
         m = re.match(r'^\s+"msg": "(.*)"$', line)
         if m and host:
