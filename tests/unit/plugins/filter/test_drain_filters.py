@@ -119,5 +119,5 @@ def test_undrain_compares_addresses_as_the_kernel_does():
     current = [live(fwmark=7, family='ipv6', servers=[server('2001:db8::13', 0, 0)])]
     declared = [dict(fwmark=7, family='ipv6', servers=[dict(rip='2001:DB8:0::13', weight=4)])]
     got = undrain_services(declared, '2001:db8::13', current=current)
-    assert got['services'] == [dict(fwmark=7, family='ipv6', servers=[dict(rip='2001:DB8:0::13', rport=0, weight=4,
-                                                                             state='present')])]
+    back = dict(rip='2001:DB8:0::13', rport=0, weight=4, state='present')
+    assert got['services'] == [dict(fwmark=7, family='ipv6', servers=[back])]
