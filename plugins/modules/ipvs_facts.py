@@ -32,7 +32,7 @@ author:
 '''
 
 EXAMPLES = r'''
-# In a play on all directors (hosts: directors).
+# In a play on all directors (hosts: lvs_directors, as in examples/inventory).
 - name: Read each director's IPVS state into its facts
   lvs.ipvs.ipvs_facts:
   become: true
