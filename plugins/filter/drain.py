@@ -9,17 +9,19 @@ kernel compares them (2001:DB8::0:1 is 2001:db8::1), not as strings."""
 
 from __future__ import absolute_import, division, print_function
 
-import ipaddress
-
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
+
+from ansible_collections.lvs.ipvs.plugins.module_utils._model import normalize_ip
+from ansible_collections.lvs.ipvs.plugins.module_utils._model import service_text as key_text
 
 __metaclass__ = type
 
 
 def _ip(value, what):
+    """The canonical text of an address (the collection's own parser)."""
     try:
-        return ipaddress.ip_address(str(value).strip('[]'))
+        return normalize_ip(value)[1]
     except ValueError:
         raise AnsibleFilterError('%s must be an IPv4 or IPv6 address, got %r' % (what, value))
 
@@ -44,17 +46,18 @@ def _identity(svc):
 
 
 def _key(svc):
-    """A comparable name of a service, from the kernel's view or an inventory entry."""
+    """The model's key of a service (module_utils/_model.py), from the kernel's view or an inventory entry."""
     if svc.get('fwmark'):
-        return ('fwmark', int(svc['fwmark']), svc.get('family') or 'ipv4')
-    return (svc.get('protocol') or 'tcp', _ip(svc['vip'], 'vip'), int(svc['vport']))
+        return (svc.get('family') or 'ipv4', None, None, None, int(svc['fwmark']))
+    try:
+        family, vip = normalize_ip(svc['vip'])
+    except ValueError:
+        raise AnsibleFilterError('vip must be an IPv4 or IPv6 address, got %r' % (svc['vip'],))
+    return (family, svc.get('protocol') or 'tcp', vip, int(svc['vport']), None)
 
 
 def service_text(svc):
-    if svc.get('fwmark'):
-        return 'FWM %d%s' % (int(svc['fwmark']), ' (IPv6)' if svc.get('family') == 'ipv6' else '')
-    ip = _ip(svc['vip'], 'vip')
-    return '%s %s:%d' % ((svc.get('protocol') or 'tcp').upper(), '[%s]' % ip if ip.version == 6 else ip, int(svc['vport']))
+    return key_text(_key(svc))
 
 
 def _declared_rport(svc, srv):

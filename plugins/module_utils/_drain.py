@@ -28,7 +28,7 @@ DRAIN_SPEC = dict(
     drain_inactive=dict(type='bool'),
     drain_timeout_ok=dict(type='bool'),
 )
-DRAIN_DEFAULTS = dict(wait_for_drain=False, drain_timeout=300, drain_inactive=False, drain_timeout_ok=False)
+DRAIN_TIMEOUT = 300     # seconds, when drain_timeout is left out (None means "not given" in the spec)
 POLL_INTERVAL = 1.0
 
 
@@ -55,7 +55,7 @@ def drain_request(p, state, where=''):
     a wait the operator believes in but that never happens is worse than a failed task."""
     wait = p.get('wait_for_drain')
     if not wait:
-        given = [where + n for n in ('drain_timeout', 'drain_inactive', 'drain_timeout_ok') if p.get(n) is not None]
+        given = [where + n for n in DRAIN_SPEC if n != 'wait_for_drain' and p.get(n) is not None]
         if given:
             raise OptionError("%s only appl%s with %swait_for_drain=true"
                               % (', '.join(given), 'ies' if len(given) == 1 else 'y', where))
@@ -64,7 +64,7 @@ def drain_request(p, state, where=''):
         raise OptionError("%swait_for_drain=true needs %sstate=drained (it waits for the connections of a "
                           "drained real server to end), got state=%s" % (where, where, state))
     timeout = p.get('drain_timeout')
-    timeout = DRAIN_DEFAULTS['drain_timeout'] if timeout is None else in_range(where + 'drain_timeout', timeout, 0, INT_MAX)
+    timeout = DRAIN_TIMEOUT if timeout is None else in_range(where + 'drain_timeout', timeout, 0, INT_MAX)
     return timeout, bool(p.get('drain_inactive')), bool(p.get('drain_timeout_ok'))
 
 
