@@ -24,8 +24,8 @@ import socket
 import struct
 
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
-    DAEMON_ROLES, DEFAULT_PERSISTENCE_TIMEOUT, FAMILIES, F_ONEPACKET, F_PERSISTENT, PROTOCOLS, SCHED_FLAG_ALIASES,
-    SCHED_FLAG_BITS, Timeouts,
+    DAEMON_ROLES, DEFAULT_NETMASK, DEFAULT_PERSISTENCE_TIMEOUT, FAMILIES, F_ONEPACKET, F_PERSISTENT, F_SCHED_MASK,
+    PROTOCOLS, SCHED_FLAG_ALIASES, SCHED_FLAG_BITS, Server, Timeouts,
     addr_port, make_server, make_service, normalize_ip, normalize_netmask, sched_flags_bits,
     service_text,
 )
@@ -226,6 +226,64 @@ def emit_restore(table, timeouts=None, daemons=()):
     for d in daemons:
         text += daemon_rule(d) + '\n'
     return text
+
+
+# ---------------------------------------------------------------- lines read back without parsing
+
+_INT31 = 0x7fffffff
+_NO_COUNTS = (0, 0, 0, None, None)
+
+
+def _service_reads_back(svc):
+    """True when parse_rules() reads service_rule(svc) back to svc's
+    configuration exactly (and accepts it): everything -A can say, and nothing
+    it cannot (a timeout or netmask without persistence, scheduler flags, whose
+    names ipvsadm writes in its own way)."""
+    if svc.flags & F_SCHED_MASK:
+        return False
+    if svc.persistent:
+        if not 1 <= svc.timeout <= 86400 * 31:
+            return False
+    elif svc.timeout or svc.pe or svc.netmask != DEFAULT_NETMASK[svc.family] or not (svc.fwmark or svc.vport):
+        return False
+    return not svc.one_packet or bool(svc.fwmark) or svc.protocol == 'udp'
+
+
+def _server_reads_back(key, srv):
+    """The same for server_rule_full(): -g, -m and -i with the service's
+    family, a port ipvsadm keeps (DR and TUN take the service's port), tunnel
+    options ipvsadm accepts (the kernel takes remote checksums on gre too),
+    values in the range the parser accepts."""
+    forward = srv.forward
+    if forward not in ('masq', 'dr', 'tun') or (srv.family != key[0] and forward != 'tun'):
+        return False
+    if forward != 'masq' and not key[4] and srv.rport != key[3]:
+        return False
+    if forward == 'tun' and (srv.tun_type is None or (srv.tun_type == 'gue') != bool(srv.tun_port)
+                             or (srv.tun_csum == 'remcsum' and srv.tun_type != 'gue')):
+        return False
+    return srv.weight <= _INT31 and srv.u_threshold <= _INT31 and srv.l_threshold <= _INT31
+
+
+def restore_lines(table):
+    """{line: (service key or None, object)}: the -A and -a lines emit() with
+    thresholds writes for the services and real servers of `table` (Service,
+    [Server]) that parse_rules() reads back to themselves, each with the object
+    as parse_rules() builds it (configuration only, no counters). Given to
+    parse_rules() as `known`, those lines are looked up instead of parsed: a
+    file saved from the table it is applied to again is mostly such lines."""
+    known = {}
+    for svc, servers in table:
+        key = svc.key
+        if _service_reads_back(svc):
+            known[service_rule(svc)] = (None, svc._replace(stats=None, rates=None))
+        spec = service_spec(svc)
+        for srv in servers:
+            if _server_reads_back(key, srv):
+                if srv[10:] != _NO_COUNTS:
+                    srv = Server._make(srv[:10] + _NO_COUNTS)
+                known[server_rule_full(spec, srv)] = (key, srv)
+    return known
 
 
 # ---------------------------------------------------------------- parse
@@ -504,9 +562,10 @@ def _parse_daemon(tokens):
     return tokens[1], values
 
 
-def parse_rules(text, table_only=False):
+def parse_rules(text, table_only=False, known=None):
     """Rules of an ipvsadm restore file: -A/-a lines, and unless table_only the
-    -C, -Z, --set, --start-daemon and --stop-daemon lines ipvsadm -R accepts."""
+    -C, -Z, --set, --start-daemon and --stop-daemon lines ipvsadm -R accepts.
+    `known` (restore_lines()) gives the objects of lines seen before."""
     table = []
     index = {}          # service key -> its place in table
     listed = []         # the keys of the real servers of each service in table
@@ -516,7 +575,14 @@ def parse_rules(text, table_only=False):
         line = raw.strip()
         if not line or line.startswith('#'):
             continue
+        hit = known.get(line) if known else None
         try:
+            if hit is not None:
+                if hit[0] is None:
+                    _add_service(table, index, listed, hit[1])
+                else:
+                    _add_server(table, index, listed, *hit)
+                continue
             try:
                 # shlex only where quoting could matter: it costs 20x a plain split.
                 tokens = shlex.split(line) if _QUOTING.search(line) else line.split()
@@ -554,12 +620,7 @@ def parse_rules(text, table_only=False):
             opts = _options(tokens)
             cmd = opts[0][0]
             if cmd == '-A':
-                svc = _parse_service(opts, keys)
-                if svc.key in index:
-                    raise RulesError("%s is defined twice" % service_text(svc.key))
-                index[svc.key] = len(table)
-                table.append((svc, []))
-                listed.append(set())
+                _add_service(table, index, listed, _parse_service(opts, keys))
             elif cmd == '-a':
                 _add_server(table, index, listed, *_parse_server(opts, keys))
             else:
@@ -568,6 +629,14 @@ def parse_rules(text, table_only=False):
         except RulesError as e:
             raise RulesError("line %d: %s" % (lineno, e))
     return Rules(table, timeouts, daemons, stopped, clear, zero)
+
+
+def _add_service(table, index, listed, svc):
+    if svc.key in index:
+        raise RulesError("%s is defined twice" % service_text(svc.key))
+    index[svc.key] = len(table)
+    table.append((svc, []))
+    listed.append(set())
 
 
 def _add_server(table, index, listed, key, srv):

@@ -191,10 +191,11 @@ def from_options(services, timeouts, daemons, where='', validate=None):
     return Desired(specs, wanted_timeouts, wanted_daemons, daemon_paths=paths)
 
 
-def from_rules(text):
-    """Desired of an ipvsadm restore file (ipvsadm-save output or hand-written)."""
+def from_rules(text, known=None):
+    """Desired of an ipvsadm restore file (ipvsadm-save output or hand-written);
+    `known`: _save.restore_lines() of the current table."""
     try:
-        rules = _save.parse_rules(text)
+        rules = _save.parse_rules(text, known=known)
     except _save.RulesError as e:
         raise OptionError("src: %s" % e)
     specs = [RulesSpec(svc, servers, 'src: %s: ' % svc.text()) for svc, servers in rules.table]
@@ -224,16 +225,23 @@ def guess_format(text):
     return 'ipvsadm'  # an empty file: an empty table
 
 
-def from_file(path, fmt, validate, load_yaml):
-    """Desired of a file on the managed host; `load_yaml(text)` parses YAML."""
+def read_file(path, fmt):
+    """(text, format) of a file on the managed host."""
     try:
         with open(path) as f:
             text = f.read()
     except (IOError, OSError) as e:
         raise OptionError("src: cannot read %s: %s" % (path, e.strerror or e))
-    fmt = fmt or guess_format(text)
+    return text, fmt or guess_format(text)
+
+
+def from_file(path, fmt, validate, load_yaml, current=None):
+    """Desired of a file on the managed host; `load_yaml(text)` parses YAML.
+    `current`, the table as it is ([(Service, [Server])]), spares an ipvsadm
+    file's lines that say what it already has from being parsed."""
+    text, fmt = read_file(path, fmt)
     if fmt == 'ipvsadm':
-        return from_rules(text)
+        return from_rules(text, _save.restore_lines(current) if current else None)
     try:
         data = json.loads(text) if fmt == 'json' else load_yaml(text)
     except ValueError as e:

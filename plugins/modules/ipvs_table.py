@@ -485,27 +485,23 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._netlink import gc_paused
 from ansible_collections.lvs.ipvs.plugins.module_utils._options import OptionError, check_options
 from ansible_collections.lvs.ipvs.plugins.module_utils._save import emit_restore
 
-try:
-    import yaml
-    HAS_YAML = True
-except ImportError:
-    HAS_YAML = False
 
 
-def desired_of(m):
+def desired_of(m, current=None):
+    """The Desired table of the options; `current` ([(Service, [Server])]) for an ipvsadm src."""
     p = m.params
     if p['src'] is not None:
-        if p['format'] == 'yaml' and not HAS_YAML:
-            m.fail(missing_required_lib('PyYAML', reason='to read a YAML src'))
-
         def load_yaml(text):
-            if not HAS_YAML:
+            # Imported here: only YAML files need it, and an import costs a slow host a second.
+            try:
+                import yaml
+            except ImportError:
                 m.fail(missing_required_lib('PyYAML', reason='to read a YAML src'))
             try:
                 return yaml.safe_load(text)
             except yaml.YAMLError as e:
                 raise ValueError(str(e))
-        desired = _table.from_file(p['src'], p['format'], check_options, load_yaml)
+        desired = _table.from_file(p['src'], p['format'], check_options, load_yaml, current)
         if p['timeouts'] is not None or p['daemons'] is not None:
             extra = _table.from_options([], p['timeouts'], p['daemons'])
             desired.timeouts.update(extra.timeouts)
@@ -515,10 +511,13 @@ def desired_of(m):
     return _table.from_options(p['services'], p['timeouts'], p['daemons'], validate=check_options)
 
 
-def read_current(client, desired, with_stats, purge):
-    """{key: (Service, [Server])} and, on FULLNAT kernels, {key: [address]} of
-    the services whose local addresses the plan may change or has to restore."""
-    current = dict((svc.key, (svc, servers)) for svc, servers in client.table(with_stats=with_stats))
+def read_current(client, desired, with_stats, purge, table=None):
+    """{key: (Service, [Server])} (of `table` when it was read already) and, on
+    FULLNAT kernels, {key: [address]} of the services whose local addresses the
+    plan may change or has to restore."""
+    if table is None:
+        table = client.table(with_stats=with_stats)
+    current = dict((svc.key, (svc, servers)) for svc, servers in table)
     wanted = [s.key for s in desired.specs if s.laddrs is not None]
     if wanted and not client.supports_laddr:
         raise IpvsError(NO_LADDR)
@@ -582,15 +581,24 @@ def _run(m):
     flushed = p['state'] == 'flushed'
     if flushed and (p['services'] or p['src']):
         raise OptionError("state=flushed empties the table; it takes no services or src")
-    desired = desired_of(m)
-    zero = p['zero_stats'] or desired.zero
-    purge = p['purge'] or desired.clear or flushed
+    # An ipvsadm file is parsed once the table is read (under the lock): its
+    # lines that say what the table has are then looked up, not parsed.
+    rules_file = p['src'] is not None and _table.read_file(p['src'], p['format'])[1] == 'ipvsadm'
+    desired = None if rules_file else desired_of(m)
     client = m.client()
     lock = _table.NamespaceLock(p['netns'], p['lock_timeout'], create=not m.check_mode).acquire()
     try:
         if lock.waited >= 1:
             m.module.warn("waited %.1f s for another ipvs_table run on this network namespace to finish" % lock.waited)
-        current, laddrs = read_current(client, desired, zero, purge)
+        table = None
+        if rules_file:
+            table = client.table(with_stats=p['zero_stats'])
+            desired = desired_of(m, table)
+            if desired.zero and not p['zero_stats']:
+                table = None    # the file's -Z: read again, with the counters
+        zero = p['zero_stats'] or desired.zero
+        purge = p['purge'] or desired.clear or flushed
+        current, laddrs = read_current(client, desired, zero, purge, table)
         waits = _table.check_drains(desired, current)
         before_timeouts = client.timeouts()
         before_daemons = client.daemons()

@@ -200,6 +200,31 @@ def test_the_ipvsadm_format_and_export(h, tmp_path):
     assert result['changed'] and result['export']['changed'] and export.read_text() == 'stale\n'
 
 
+def test_a_saved_table_applied_again_is_looked_up_not_parsed(h, tmp_path, monkeypatch):
+    """The re-run of an export: its lines are the table's (_save.restore_lines()),
+    so none is parsed, nothing is sent; the same file with one weight and one
+    service changed sends exactly those changes, and the lines parsed are those."""
+    h.fake.load(big_table(40))
+    export = tmp_path / 'export'
+    result = h.run(ipvs_table, dict(export=str(export)))
+    assert result['export']['changed'] and result['requests'] == 0
+    parsed = []
+    for name in ('_parse_service', '_parse_server', '_fast_server'):
+        monkeypatch.setattr(_save, name, lambda *a, _real=getattr(_save, name), _n=name: parsed.append(_n) or _real(*a))
+    n = len(h.fake.log)
+    again = h.run(ipvs_table, dict(src=str(export)), diff=True)
+    assert again['changed'] is False and writes(h.fake, n) == [] and parsed == [], (again, parsed)
+    text = export.read_text()
+    text = text.replace('-r 192.168.2.4:8000 -m -w 3', '-r 192.168.2.4:8000 -m -w 9')
+    text = text.replace('-A -t 10.0.7.1:80 -s wrr', '-A -t 10.0.7.1:80 -s rr')
+    export.write_text(text)
+    n = len(h.fake.log)
+    changed = h.run(ipvs_table, dict(src=str(export)))
+    assert (changed['services_changed'], changed['servers_changed'], changed['requests']) == (1, 1, 2), changed
+    assert sorted(parsed) == ['_fast_server', '_parse_service'], parsed
+    assert _save.emit(h.fake.table(), thresholds=True) == text[len('-C\n'):text.index('--set')]
+
+
 @pytest.mark.parametrize('fmt', ['yaml', 'json', None])
 def test_yaml_and_json_files(h, tmp_path, fmt):
     data = dict(services=[dict(vip='10.0.0.1', vport=80, scheduler='rr', servers=[dict(rip='10.1.0.2', weight=2)])],

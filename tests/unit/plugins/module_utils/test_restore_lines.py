@@ -1,0 +1,181 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""_save.restore_lines(): the lines of the current table that parse_rules()
+looks up instead of parsing. The lookup must change nothing: every line it
+knows parses to exactly the object it gives, and a file read with it is the
+same table, or the same error, as without it."""
+
+import os
+import random
+import sys
+
+import pytest
+
+from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs, _save
+from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
+    F_ONEPACKET, F_PERSISTENT, F_SCHED1, make_server, make_service,
+)
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_fast_decode import loaded_fake  # noqa: E402 pylint: disable=wrong-import-position
+from test_save import SAVED, _same  # noqa: E402 pylint: disable=wrong-import-position
+
+
+def decoded(fake):
+    """The fake's table as the client reads it (counters and stats included)."""
+    with fake.installed():
+        return _ipvs.IpvsClient(modprobe=fake.modprobe).table(with_stats=True)
+
+
+def restorable(table):
+    """The table without what the kernel takes and ipvsadm refuses (a persistence
+    timeout of 0, -o on TCP, remote checksums on gre): the lines that parse."""
+    out = []
+    for svc, servers in table:
+        if isinstance(parsed(_save.service_rule(svc) + '\n'), str):
+            continue
+        spec = _save.service_spec(svc)
+        out.append((svc, [srv for srv in servers
+                          if not isinstance(parsed(context(svc) + _save.server_rule_full(spec, srv) + '\n'), str)]))
+    return out
+
+
+def parsed(text, known=None):
+    try:
+        return _save.parse_rules(text, known=known)
+    except _save.RulesError as e:
+        return 'error: %s' % e
+
+
+def context(svc):
+    """A service line with svc's address that any real server line can follow."""
+    return '-A %s -s rr -p 60\n' % _save.service_spec(svc)
+
+
+def assert_each_line_parses_to_its_object(table):
+    known = _save.restore_lines(table)
+    for line, (key, obj) in known.items():
+        if key is None:
+            (svc, _servers), = _save.parse_rules(line + '\n').table
+            assert _same(svc, obj), (line, svc, obj)
+        else:
+            host = [svc for svc, _servers in table if svc.key == key][0]
+            (_svc, servers), = _save.parse_rules(context(host) + line + '\n').table
+            assert _same(servers[0], obj), (line, servers[0], obj)
+    return known
+
+
+@pytest.mark.parametrize('seed', range(8))
+def test_every_known_line_of_a_decoded_table_parses_to_its_object(seed):
+    """Tables of every kind of service and real server, with traffic, as the
+    client decodes them: the objects known are configuration only."""
+    table = decoded(loaded_fake(random.Random(seed)))
+    known = assert_each_line_parses_to_its_object(table)
+    objects = sum(1 + len(servers) for _svc, servers in table)
+    assert objects * 0.3 < len(known) < objects     # most are known, not all (sched flags, DR ports)
+    for _key, obj in known.values():
+        assert obj.stats is None and obj.rates is None
+
+
+SVC = make_service('ipv4', 'tcp', '192.0.2.1', 80, scheduler='wrr')
+FWM = make_service('ipv6', fwmark=9, scheduler='rr')
+
+
+@pytest.mark.parametrize('svc, known', [
+    (SVC, True),
+    (SVC._replace(flags=F_PERSISTENT, timeout=300), True),
+    (SVC._replace(flags=F_PERSISTENT, timeout=86400 * 31, netmask='255.255.0.0', pe='sip'), True),
+    (FWM._replace(flags=F_ONEPACKET), True),
+    (make_service('ipv4', 'udp', '192.0.2.1', 53, flags=F_ONEPACKET), True),
+    (SVC._replace(flags=F_ONEPACKET), False),                   # -o only for UDP and marks
+    (SVC._replace(flags=F_PERSISTENT, timeout=86400 * 31 + 1), False),
+    (SVC._replace(flags=F_PERSISTENT, timeout=0), False),
+    (SVC._replace(timeout=300), False),                         # not written without -p
+    (SVC._replace(netmask='255.255.0.0'), False),
+    (SVC._replace(pe='sip'), False),
+    (SVC._replace(vport=0), False),                             # port 0 needs persistence
+    (SVC._replace(flags=F_SCHED1), False),                      # written under ipvsadm's names
+])
+def test_services_known_and_not(svc, known):
+    got = _save.restore_lines([(svc, [])])
+    assert bool(got) is known
+    assert_each_line_parses_to_its_object([(svc, [])])
+
+
+@pytest.mark.parametrize('srv, known', [
+    (make_server('10.0.0.1', 80, forward='dr'), True),
+    (make_server('10.0.0.1', 8080, forward='masq', weight=0x7fffffff, u_threshold=9, l_threshold=2), True),
+    (make_server('10.0.0.1', 80, forward='tun', tun_type='gue', tun_port=6080, tun_csum='remcsum'), True),
+    (make_server('2001:db8::1', 80, forward='tun', tun_type='gre'), True),
+    (make_server('2001:db8::1', 80, forward='dr'), False),      # another family only through a tunnel
+    (make_server('10.0.0.1', 8080, forward='dr'), False),       # DR and TUN take the service's port
+    (make_server('10.0.0.1', 8080, forward='tun'), False),
+    (make_server('10.0.0.1', 80, forward='local'), False),      # written as -g
+    (make_server('10.0.0.1', 80, forward='bypass'), False),
+    (make_server('10.0.0.1', 80, forward='masq', u_threshold=0x80000000), False),
+    (make_server('10.0.0.1', 80, forward='tun')._replace(tun_type=None), False),
+])
+def test_real_servers_known_and_not(srv, known):
+    got = _save.restore_lines([(SVC, [srv])])
+    assert (len(got) == 2) is known
+    assert_each_line_parses_to_its_object([(SVC, [srv])])
+
+
+def test_a_mark_keeps_its_servers_ports():
+    srv = make_server('10.0.0.1', 8080, forward='dr')
+    assert len(_save.restore_lines([(make_service('ipv4', fwmark=9, scheduler='rr'), [srv])])) == 2
+
+
+def mutations(text, rnd):
+    """The file, and the file changed the ways a re-run meets it: weights,
+    lines gone, duplicated, moved, a real server before its service, -C late."""
+    lines = text.splitlines()
+    yield lines
+    changed = [line.replace('-w 1', '-w 4') if rnd.random() < 0.3 else line for line in lines]
+    yield changed
+    yield [line for line in lines if rnd.random() < 0.8]
+    i = rnd.randrange(len(lines))
+    yield lines + [lines[i]]
+    moved = list(lines)
+    moved.insert(0, moved.pop(rnd.randrange(len(moved))))
+    yield moved
+    yield list(reversed(lines))
+    yield ['-C'] + lines + ['-Z', '--set 10 20 30']
+    yield lines[:3] + ['-C'] + lines[3:]
+    yield lines + ['-a -t 203.0.113.1:80 -r 10.0.0.1:80 -g -w 1']
+    shuffled = list(lines)
+    rnd.shuffle(shuffled)
+    yield shuffled
+
+
+@pytest.mark.parametrize('seed', range(12))
+def test_a_file_reads_the_same_with_and_without_the_lookup(seed):
+    rnd = random.Random(seed)
+    table = restorable(decoded(loaded_fake(rnd, services=30)))
+    text = _save.emit(table, thresholds=True)
+    assert not isinstance(parsed(text), str), parsed(text)
+    other = decoded(loaded_fake(random.Random(seed + 100), services=30))
+    for known_of in (table, other, table + _save.parse(SAVED)):
+        known = _save.restore_lines(known_of)
+        for lines in mutations(text, rnd):
+            body = '\n'.join(lines) + '\n'
+            assert _same(parsed(body, known), parsed(body)), body
+
+
+def test_the_lookup_is_used_for_what_the_table_has(monkeypatch):
+    """A saved table read back against itself parses no -a line and no -A line it knows."""
+    table = restorable(decoded(loaded_fake(random.Random(3), services=40)))
+    text = _save.emit(table, thresholds=True)
+    assert not isinstance(parsed(text), str), parsed(text)
+    known = _save.restore_lines(table)
+    calls = []
+    for name in ('_parse_service', '_parse_server', '_fast_server'):
+        real = getattr(_save, name)
+        monkeypatch.setattr(_save, name, lambda *a, _real=real, _name=name: calls.append(_name) or _real(*a))
+    assert _same(parsed(text, known), parsed(text))
+    lines = text.count('\n')
+    assert len(calls) >= lines                      # without the lookup: each line parsed
+    assert len(known) > lines * 0.3
+    calls.clear()
+    _save.parse_rules(text, known=known)
+    assert 0 < len(calls) <= 2 * (lines - len(known))   # with it: only the lines it does not know
