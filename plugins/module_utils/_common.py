@@ -58,6 +58,18 @@ class IpvsModule:
                 self.fail(str(e))
         return self._client
 
+    def loaded_client(self):
+        """The client where IPVS is there already (nothing to load, no root
+        needed to find it), or None: for reads that may come before the
+        options are checked, because they must not change the host."""
+        if self._client is None and platform.system() == 'Linux':
+            from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs
+            try:
+                self._client = _ipvs.IpvsClient(netns=self.params.get('netns'), modprobe=None)
+            except IpvsError:
+                return None
+        return self._client
+
     def modprobe(self, name):
         """Load kernel module `name` with the target's modprobe, bounded in time."""
         exe = self.module.get_bin_path('modprobe', opt_dirs=['/sbin', '/usr/sbin'])

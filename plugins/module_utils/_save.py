@@ -244,6 +244,8 @@ def _service_reads_back(svc):
     if svc.persistent:
         if not 1 <= svc.timeout <= 86400 * 31:
             return False
+        if svc.netmask == '0':
+            return False        # the kernel refuses it, and so does the parser
     elif svc.timeout or svc.pe or svc.netmask != DEFAULT_NETMASK[svc.family] or not (svc.fwmark or svc.vport):
         return False
     return not svc.one_packet or bool(svc.fwmark) or svc.protocol == 'udp'
@@ -255,7 +257,7 @@ def _server_reads_back(key, srv):
     options ipvsadm accepts (the kernel takes remote checksums on gre too),
     values in the range the parser accepts."""
     forward = srv.forward
-    if forward not in ('masq', 'dr', 'tun') or (srv.family != key[0] and forward != 'tun'):
+    if forward not in ('masq', 'dr', 'tun') or (srv.family != key[0] and forward != 'tun') or srv.weight < 0:
         return False
     if forward != 'masq' and not key[4] and srv.rport != key[3]:
         return False
@@ -514,6 +516,11 @@ def _fast_server(tokens, keys, reals, weights):
 
 _QUOTING = re.compile(r'[\'"\\]')
 Rules = collections.namedtuple('Rules', 'table timeouts daemons stopped clear zero')
+
+
+def zeroes(text):
+    """Whether an ipvsadm file has a -Z line (read before the file is parsed)."""
+    return any(line.strip() in ('-Z', '--zero') for line in text.splitlines())
 
 
 def parse(text):

@@ -235,11 +235,10 @@ def read_file(path, fmt):
     return text, fmt or guess_format(text)
 
 
-def from_file(path, fmt, validate, load_yaml, current=None):
-    """Desired of a file on the managed host; `load_yaml(text)` parses YAML.
-    `current`, the table as it is ([(Service, [Server])]), spares an ipvsadm
-    file's lines that say what it already has from being parsed."""
-    text, fmt = read_file(path, fmt)
+def from_text(text, fmt, path, validate, load_yaml, current=None):
+    """Desired of the text of file `path` in format `fmt`. `current`, the table
+    as it is ([(Service, [Server])]), spares an ipvsadm file's lines that say
+    what it already has from being parsed."""
     if fmt == 'ipvsadm':
         return from_rules(text, _save.restore_lines(current) if current else None)
     try:
@@ -499,7 +498,8 @@ class NamespaceLock:
         self.fd = None
         self.waited = 0.0
 
-    def acquire(self):
+    def acquire(self, wait=True):
+        """self, once locked; without `wait`, None when another run holds the lock."""
         flags = os.O_RDWR | getattr(os, 'O_NOFOLLOW', 0) | getattr(os, 'O_CLOEXEC', 0)
         try:
             if self.create:
@@ -522,6 +522,9 @@ class NamespaceLock:
                 if e.errno not in (errno.EAGAIN, errno.EACCES):
                     self.release()
                     raise IpvsError("cannot lock %s: %s" % (self.path, e.strerror))
+            if not wait:
+                self.release()
+                return None
             if time.time() - start >= self.timeout:
                 holder = self._holder()
                 self.release()

@@ -483,14 +483,14 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._errors import IpvsError
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import daemon_dict
 from ansible_collections.lvs.ipvs.plugins.module_utils._netlink import gc_paused
 from ansible_collections.lvs.ipvs.plugins.module_utils._options import OptionError, check_options
-from ansible_collections.lvs.ipvs.plugins.module_utils._save import emit_restore
+from ansible_collections.lvs.ipvs.plugins.module_utils._save import emit_restore, zeroes
 
 
-
-def desired_of(m, current=None):
-    """The Desired table of the options; `current` ([(Service, [Server])]) for an ipvsadm src."""
+def desired_of(m, source, current=None):
+    """The Desired table of the options; `source`: (text, format) of src;
+    `current` ([(Service, [Server])]) for an ipvsadm src."""
     p = m.params
-    if p['src'] is not None:
+    if source is not None:
         def load_yaml(text):
             # Imported here: only YAML files need it, and an import costs a slow host a second.
             try:
@@ -501,7 +501,7 @@ def desired_of(m, current=None):
                 return yaml.safe_load(text)
             except yaml.YAMLError as e:
                 raise ValueError(str(e))
-        desired = _table.from_file(p['src'], p['format'], check_options, load_yaml, current)
+        desired = _table.from_text(source[0], source[1], p['src'], check_options, load_yaml, current)
         if p['timeouts'] is not None or p['daemons'] is not None:
             extra = _table.from_options([], p['timeouts'], p['daemons'])
             desired.timeouts.update(extra.timeouts)
@@ -530,6 +530,28 @@ def read_current(client, desired, with_stats, purge, table=None):
             if key in current:
                 laddrs[key] = [a.address for a in client.laddrs(key)]
     return current, laddrs
+
+
+def read_ahead(m, source):
+    """(client, lock, table) read before an ipvsadm src is parsed, so that the
+    lines saying what the table has are looked up instead of parsed — where
+    that reading cannot come before an error of the file's own: IPVS is there
+    already (nothing to load), no other run holds the lock, the table can be
+    read (root). Else None: the file is parsed first."""
+    p = m.params
+    if source is None or source[1] != 'ipvsadm':
+        return None
+    client = m.loaded_client()
+    if client is None:
+        return None
+    lock = _table.NamespaceLock(p['netns'], p['lock_timeout'], create=not m.check_mode).acquire(wait=False)
+    if lock is None:
+        return None
+    try:
+        return client, lock, client.table(with_stats=p['zero_stats'] or zeroes(source[0]))
+    except IpvsError:
+        lock.release()
+        return None
 
 
 def check_export(path, after_table):
@@ -581,21 +603,21 @@ def _run(m):
     flushed = p['state'] == 'flushed'
     if flushed and (p['services'] or p['src']):
         raise OptionError("state=flushed empties the table; it takes no services or src")
-    # An ipvsadm file is parsed once the table is read (under the lock): its
-    # lines that say what the table has are then looked up, not parsed.
-    rules_file = p['src'] is not None and _table.read_file(p['src'], p['format'])[1] == 'ipvsadm'
-    desired = None if rules_file else desired_of(m)
-    client = m.client()
-    lock = _table.NamespaceLock(p['netns'], p['lock_timeout'], create=not m.check_mode).acquire()
+    source = _table.read_file(p['src'], p['format']) if p['src'] is not None else None
+    ahead = read_ahead(m, source)
+    if ahead is None:
+        desired = desired_of(m, source)
+        client, table = m.client(), None
+        lock = _table.NamespaceLock(p['netns'], p['lock_timeout'], create=not m.check_mode).acquire()
+    else:
+        client, lock, table = ahead
     try:
+        if ahead is not None:
+            desired = desired_of(m, source, table)
+            if desired.zero and not (p['zero_stats'] or zeroes(source[0])):
+                table = None    # a -Z that zeroes() does not see (quoted): read again, with the counters
         if lock.waited >= 1:
             m.module.warn("waited %.1f s for another ipvs_table run on this network namespace to finish" % lock.waited)
-        table = None
-        if rules_file:
-            table = client.table(with_stats=p['zero_stats'])
-            desired = desired_of(m, table)
-            if desired.zero and not p['zero_stats']:
-                table = None    # the file's -Z: read again, with the counters
         zero = p['zero_stats'] or desired.zero
         purge = p['purge'] or desired.clear or flushed
         current, laddrs = read_current(client, desired, zero, purge, table)

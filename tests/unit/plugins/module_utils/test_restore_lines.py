@@ -95,6 +95,7 @@ FWM = make_service('ipv6', fwmark=9, scheduler='rr')
     (SVC._replace(pe='sip'), False),
     (SVC._replace(vport=0), False),                             # port 0 needs persistence
     (SVC._replace(flags=F_SCHED1), False),                      # written under ipvsadm's names
+    (FWM._replace(flags=F_PERSISTENT, timeout=60, netmask='0'), False),
 ])
 def test_services_known_and_not(svc, known):
     got = _save.restore_lines([(svc, [])])
@@ -114,6 +115,8 @@ def test_services_known_and_not(svc, known):
     (make_server('10.0.0.1', 80, forward='bypass'), False),
     (make_server('10.0.0.1', 80, forward='masq', u_threshold=0x80000000), False),
     (make_server('10.0.0.1', 80, forward='tun')._replace(tun_type=None), False),
+    (make_server('10.0.0.1', 80, forward='tun', tun_type='gue', tun_port=6080)._replace(tun_port=0), False),
+    (make_server('10.0.0.1', 80, forward='masq')._replace(weight=-1), False),
 ])
 def test_real_servers_known_and_not(srv, known):
     got = _save.restore_lines([(SVC, [srv])])

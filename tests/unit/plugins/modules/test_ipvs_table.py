@@ -225,6 +225,42 @@ def test_a_saved_table_applied_again_is_looked_up_not_parsed(h, tmp_path, monkey
     assert _save.emit(h.fake.table(), thresholds=True) == text[len('-C\n'):text.index('--set')]
 
 
+BAD_RULES = "-A -t 10.0.0.1:80 -s rr\n-A -t 10.0.0.1:80 -s wrr\n"
+
+
+@pytest.mark.parametrize('where', ['not loaded', 'loadable', 'lock held', 'no become', 'check, not loaded'])
+def test_a_bad_ipvsadm_file_is_reported_before_the_host_is_touched(monkeypatch, capsys, tmp_path, where):
+    """The table is read ahead of the file (for the lookup) only where that
+    reading changes nothing and cannot fail first; else the file is parsed first."""
+    h = Harness(monkeypatch, capsys)
+    fake = h.kernel(loaded=where not in ('not loaded', 'loadable', 'check, not loaded'),
+                    loadable=where == 'loadable', privileged=where != 'no become')
+    src = tmp_path / 'rules'
+    src.write_text(BAD_RULES)
+    held = _table.NamespaceLock(None, 5).acquire() if where == 'lock held' else None
+    try:
+        result = h.run(ipvs_table, dict(src=str(src), lock_timeout=30), check=where.startswith('check'))
+    finally:
+        if held is not None:
+            held.release()
+    assert result['failed'] and result['msg'] == 'src: line 2: TCP 10.0.0.1:80 is defined twice', result
+    assert fake.modprobes == [] and h.warnings == [] and not result.get('changed')
+
+
+@pytest.mark.parametrize('line', ['-Z', '"-Z"'])
+def test_a_zero_line_in_a_file_zeroes_what_the_lookup_read(h, tmp_path, line):
+    """-Z in the file needs the counters: read with them ahead of the parse
+    (zeroes()), or read again when only the parse finds it (quoted)."""
+    table = big_table(3)
+    h.fake.load(table)
+    h.fake.add_traffic(table[1][0].key, conns=5)
+    src = tmp_path / 'rules'
+    src.write_text(_save.emit(table) + line + '\n')
+    first, real = four(h, dict(src=str(src)))
+    assert real['zeroed'] and first['zeroed'] and real['requests'] == 1
+    assert all(svc.stats.conns == 0 for svc, _servers in h.fake.table())
+
+
 @pytest.mark.parametrize('fmt', ['yaml', 'json', None])
 def test_yaml_and_json_files(h, tmp_path, fmt):
     data = dict(services=[dict(vip='10.0.0.1', vport=80, scheduler='rr', servers=[dict(rip='10.1.0.2', weight=2)])],
