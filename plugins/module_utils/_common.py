@@ -61,7 +61,7 @@ class IpvsModule:
     def loaded_client(self):
         """The client where IPVS is there already (nothing to load, no root
         needed to find it), or None: for reads that may come before the
-        options are checked, because they must not change the host."""
+        options are checked, which must not load anything."""
         if self._client is None and platform.system() == 'Linux':
             from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs
             try:

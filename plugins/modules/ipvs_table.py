@@ -533,25 +533,32 @@ def read_current(client, desired, with_stats, purge, table=None):
 
 
 def read_ahead(m, source):
-    """(client, lock, table) read before an ipvsadm src is parsed, so that the
-    lines saying what the table has are looked up instead of parsed — where
-    that reading cannot come before an error of the file's own: IPVS is there
-    already (nothing to load), no other run holds the lock, the table can be
-    read (root). Else None: the file is parsed first."""
+    """(client, lock, table, with stats) read before an ipvsadm src is parsed,
+    so that the lines saying what the table has are looked up instead of
+    parsed — where that reading cannot come before an error of the file's own:
+    IPVS is there already (nothing to load), the lock is free and can be taken,
+    the table can be read (root). Else None: the file is parsed first."""
     p = m.params
     if source is None or source[1] != 'ipvsadm':
         return None
     client = m.loaded_client()
     if client is None:
         return None
-    lock = _table.NamespaceLock(p['netns'], p['lock_timeout'], create=not m.check_mode).acquire(wait=False)
+    try:
+        lock = _table.NamespaceLock(p['netns'], p['lock_timeout'], create=not m.check_mode).acquire(wait=False)
+    except IpvsError:
+        return None
     if lock is None:
         return None
+    with_stats = p['zero_stats'] or zeroes(source[0])
     try:
-        return client, lock, client.table(with_stats=p['zero_stats'] or zeroes(source[0]))
+        return client, lock, client.table(with_stats=with_stats), with_stats
     except IpvsError:
         lock.release()
         return None
+    except BaseException:
+        lock.release()
+        raise
 
 
 def check_export(path, after_table):
@@ -610,11 +617,11 @@ def _run(m):
         client, table = m.client(), None
         lock = _table.NamespaceLock(p['netns'], p['lock_timeout'], create=not m.check_mode).acquire()
     else:
-        client, lock, table = ahead
+        client, lock, table, with_stats = ahead
     try:
         if ahead is not None:
             desired = desired_of(m, source, table)
-            if desired.zero and not (p['zero_stats'] or zeroes(source[0])):
+            if desired.zero and not with_stats:
                 table = None    # a -Z that zeroes() does not see (quoted): read again, with the counters
         if lock.waited >= 1:
             m.module.warn("waited %.1f s for another ipvs_table run on this network namespace to finish" % lock.waited)

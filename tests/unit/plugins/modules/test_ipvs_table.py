@@ -259,6 +259,34 @@ def test_a_zero_line_in_a_file_zeroes_what_the_lookup_read(h, tmp_path, line):
     first, real = four(h, dict(src=str(src)))
     assert real['zeroed'] and first['zeroed'] and real['requests'] == 1
     assert all(svc.stats.conns == 0 for svc, _servers in h.fake.table())
+    h.fake.add_traffic(table[2][0].key, conns=1)
+    dumps = h.fake.requests['GET_SERVICE']
+    assert h.run(ipvs_table, dict(src=str(src)))['zeroed']
+    assert h.fake.requests['GET_SERVICE'] - dumps == (1 if line == '-Z' else 2)   # read once when seen ahead
+
+
+def test_a_bad_file_read_ahead_leaves_the_lock_free(h, tmp_path):
+    src = tmp_path / 'rules'
+    src.write_text(_save.emit(big_table(2)) + BAD_RULES)
+    h.fake.load(big_table(2))
+    result = h.run(ipvs_table, dict(src=str(src)))
+    assert result['failed'] and 'is defined twice' in result['msg'], result
+    lock = _table.NamespaceLock(None, 1).acquire(wait=False)
+    assert lock is not None
+    lock.release()
+
+
+def test_a_lock_that_cannot_be_taken_comes_after_the_files_error(h, tmp_path, monkeypatch):
+    blocker = tmp_path / 'not-a-directory'
+    blocker.write_text('')
+    monkeypatch.setattr(_table, 'LOCK_DIRS', (str(blocker / 'lvs.ipvs'),) * 2)
+    src = tmp_path / 'rules'
+    src.write_text(BAD_RULES)
+    result = h.run(ipvs_table, dict(src=str(src)))
+    assert result['msg'] == 'src: line 2: TCP 10.0.0.1:80 is defined twice', result
+    src.write_text('-A -t 10.0.0.1:80 -s rr\n')
+    result = h.run(ipvs_table, dict(src=str(src)))
+    assert result['failed'] and 'cannot open the lock file' in result['msg'], result
 
 
 @pytest.mark.parametrize('fmt', ['yaml', 'json', None])
