@@ -18,12 +18,16 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._model import service_tex
 __metaclass__ = type
 
 
-def _ip(value, what):
-    """The canonical text of an address (the collection's own parser)."""
+def _address(value, what):
+    """(family, canonical text) of an address (the collection's own parser)."""
     try:
-        return normalize_ip(value)[1]
+        return normalize_ip(value)
     except ValueError:
         raise AnsibleFilterError('%s must be an IPv4 or IPv6 address, got %r' % (what, value))
+
+
+def _ip(value, what):
+    return _address(value, what)[1]
 
 
 def _port(value, what):
@@ -49,10 +53,7 @@ def _key(svc):
     """The model's key of a service (module_utils/_model.py), from the kernel's view or an inventory entry."""
     if svc.get('fwmark'):
         return (svc.get('family') or 'ipv4', None, None, None, int(svc['fwmark']))
-    try:
-        family, vip = normalize_ip(svc['vip'])
-    except ValueError:
-        raise AnsibleFilterError('vip must be an IPv4 or IPv6 address, got %r' % (svc['vip'],))
+    family, vip = _address(svc['vip'], 'vip')
     return (family, svc.get('protocol') or 'tcp', vip, int(svc['vport']), None)
 
 

@@ -32,6 +32,10 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
 
 __metaclass__ = type
 
+# What the parser accepts (ipvsadm's limits); the read-back predicates below hold to the same.
+_INT31 = 0x7fffffff
+_MAX_PERSISTENCE = 86400 * 31
+
 SERVICE_SWITCH = {'tcp': '-t', 'udp': '-u', 'sctp': '--sctp-service'}
 FORWARD_SWITCH = {'masq': '-m', 'tun': '-i', 'local': '-g', 'dr': '-g'}
 TUN_CSUM_SWITCH = {'nocsum': '--tun-nocsum', 'csum': '--tun-csum', 'remcsum': '--tun-remcsum'}
@@ -230,7 +234,6 @@ def emit_restore(table, timeouts=None, daemons=()):
 
 # ---------------------------------------------------------------- lines read back without parsing
 
-_INT31 = 0x7fffffff
 _NO_COUNTS = (0, 0, 0, None, None)
 
 
@@ -242,7 +245,7 @@ def _service_reads_back(svc):
     if svc.flags & F_SCHED_MASK:
         return False
     if svc.persistent:
-        if not 1 <= svc.timeout <= 86400 * 31:
+        if not 1 <= svc.timeout <= _MAX_PERSISTENCE:
             return False
         if svc.netmask == '0':
             return False        # the kernel refuses it, and so does the parser
@@ -405,7 +408,7 @@ def _parse_service(opts, keys=None):
             scheduler = v
         elif o == '-p':
             flags |= F_PERSISTENT
-            timeout = _int(v, 'persistence timeout', 1, 86400 * 31) if v else DEFAULT_PERSISTENCE_TIMEOUT
+            timeout = _int(v, 'persistence timeout', 1, _MAX_PERSISTENCE) if v else DEFAULT_PERSISTENCE_TIMEOUT
         elif o == '-M':
             try:
                 netmask = normalize_netmask(v, family)
@@ -442,11 +445,11 @@ def _parse_server(opts, keys=None):
         elif o in _FORWARD_OF:
             forward = _FORWARD_OF[o]
         elif o == '-w':
-            weight = _int(v, 'weight', 0, 0x7fffffff)
+            weight = _int(v, 'weight', 0, _INT31)
         elif o == '-x':
-            uth = _int(v, 'upper threshold', 0, 0x7fffffff)
+            uth = _int(v, 'upper threshold', 0, _INT31)
         elif o == '-y':
-            lth = _int(v, 'lower threshold', 0, 0x7fffffff)
+            lth = _int(v, 'lower threshold', 0, _INT31)
         elif o == '--tun-type':
             if v not in ('ipip', 'gue', 'gre'):
                 raise RulesError("tunnel type must be ipip, gue or gre, not %r" % v)
@@ -503,7 +506,7 @@ def _fast_server(tokens, keys, reals, weights):
             real = reals[tokens[4]] = _split_addr_port(tokens[4], 'real server')
         weight = weights.get(tokens[7])
         if weight is None:
-            weight = weights[tokens[7]] = _int(tokens[7], 'weight', 0, 0x7fffffff)
+            weight = weights[tokens[7]] = _int(tokens[7], 'weight', 0, _INT31)
     except RulesError:
         return None
     rfamily, rip, rport = real
@@ -531,7 +534,7 @@ def parse(text):
 def _parse_set(tokens):
     if len(tokens) != 4:
         raise RulesError("--set needs three values: tcp tcpfin udp (0 leaves one as it is)")
-    values = [_int(v, name + ' timeout', 0, 0x7fffffff // 1000) for v, name in zip(tokens[1:], ('tcp', 'tcpfin', 'udp'))]
+    values = [_int(v, name + ' timeout', 0, _INT31 // 1000) for v, name in zip(tokens[1:], ('tcp', 'tcpfin', 'udp'))]
     return Timeouts(*[v or None for v in values])
 
 

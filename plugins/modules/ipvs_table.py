@@ -532,6 +532,10 @@ def read_current(client, desired, with_stats, purge, table=None):
     return current, laddrs
 
 
+def namespace_lock(m):
+    return _table.NamespaceLock(m.params['netns'], m.params['lock_timeout'], create=not m.check_mode)
+
+
 def read_ahead(m, source):
     """(client, lock, table, with stats) read before an ipvsadm src is parsed,
     so that the lines saying what the table has are looked up instead of
@@ -545,7 +549,7 @@ def read_ahead(m, source):
     if client is None:
         return None
     try:
-        lock = _table.NamespaceLock(p['netns'], p['lock_timeout'], create=not m.check_mode).acquire(wait=False)
+        lock = namespace_lock(m).acquire(wait=False)
     except IpvsError:
         return None
     if lock is None:
@@ -615,7 +619,7 @@ def _run(m):
     if ahead is None:
         desired = desired_of(m, source)
         client, table = m.client(), None
-        lock = _table.NamespaceLock(p['netns'], p['lock_timeout'], create=not m.check_mode).acquire()
+        lock = namespace_lock(m).acquire()
     else:
         client, lock, table, with_stats = ahead
     try:
