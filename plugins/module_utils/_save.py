@@ -271,7 +271,7 @@ def _server_reads_back(key, srv):
 
 
 def restore_lines(table):
-    """{line: (service key or None, object)}: the -A and -a lines emit() with
+    """{line: (service key or None, object[, its key])}: the -A and -a lines emit() with
     thresholds writes for the services and real servers of `table` (Service,
     [Server]) that parse_rules() reads back to themselves, each with the object
     as parse_rules() builds it (configuration only, no counters). Given to
@@ -283,12 +283,23 @@ def restore_lines(table):
         if _service_reads_back(svc):
             known[service_rule(svc)] = (None, svc._replace(stats=None, rates=None))
         spec = service_spec(svc)
+        head = '-a %s -r ' % spec
         for srv in servers:
-            if _server_reads_back(key, srv):
-                if srv[10:] != _NO_COUNTS:
-                    srv = Server._make(srv[:10] + _NO_COUNTS)
-                known[server_rule_full(spec, srv)] = (key, srv)
+            if not _server_reads_back(key, srv):
+                continue
+            if srv[10:] != _NO_COUNTS:
+                srv = tuple.__new__(Server, srv[:10] + _NO_COUNTS)
+            # server_rule_full() in one step for most real servers (IPv4 masq or DR,
+            # no thresholds): a table has tens of thousands of them.
+            if srv[2] == 'ipv4' and srv[3] != 'tun' and not (srv[5] or srv[6]):
+                line = '%s%s:%d %s -w %d' % (head, srv[0], srv[1], _FAST_SWITCH[srv[3]], srv[4])
+            else:
+                line = server_rule_full(spec, srv)
+            known[line] = (key, srv, (srv[0], srv[1]))
     return known
+
+
+_FAST_SWITCH = {'masq': '-m', 'dr': '-g'}
 
 
 # ---------------------------------------------------------------- parse
@@ -518,11 +529,15 @@ def _fast_server(tokens, keys, reals, weights):
 
 
 _QUOTING = re.compile(r'[\'"\\]')
-Rules = collections.namedtuple('Rules', 'table timeouts daemons stopped clear zero')
+# looked_up: the keys of the services whose -A line and every -a line were
+# found in `known` (so they say exactly what that table has).
+Rules = collections.namedtuple('Rules', 'table timeouts daemons stopped clear zero looked_up')
 
 
 def zeroes(text):
     """Whether an ipvsadm file has a -Z line (read before the file is parsed)."""
+    if '-Z' not in text and '--zero' not in text:
+        return False        # one scan in C: the line loop costs a slow host most of a second
     return any(line.strip() in ('-Z', '--zero') for line in text.splitlines())
 
 
@@ -581,6 +596,7 @@ def parse_rules(text, table_only=False, known=None):
     listed = []         # the keys of the real servers of each service in table
     keys, reals, weights = {}, {}, {}
     timeouts, daemons, stopped, clear, zero = None, [], [], False, False
+    looked_up, parsed = set(), set()
     for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith('#'):
@@ -590,6 +606,7 @@ def parse_rules(text, table_only=False, known=None):
             if hit is not None:
                 if hit[0] is None:
                     _add_service(table, index, listed, hit[1])
+                    looked_up.add(hit[1].key)
                 else:
                     _add_server(table, index, listed, *hit)
                 continue
@@ -602,6 +619,7 @@ def parse_rules(text, table_only=False, known=None):
             found = _fast_server(tokens, keys, reals, weights) if cmd == '-a' and len(tokens) == 8 else None
             if found is not None:
                 _add_server(table, index, listed, *found)
+                parsed.add(found[0])
                 continue
             if not table_only and cmd in ('-C', '--clear', '-Z', '--zero') and len(tokens) == 1:
                 if cmd in ('-C', '--clear'):
@@ -632,13 +650,15 @@ def parse_rules(text, table_only=False, known=None):
             if cmd == '-A':
                 _add_service(table, index, listed, _parse_service(opts, keys))
             elif cmd == '-a':
-                _add_server(table, index, listed, *_parse_server(opts, keys))
+                found = _parse_server(opts, keys)
+                _add_server(table, index, listed, *found)
+                parsed.add(found[0])
             else:
                 raise RulesError("only -A (add service), -a (add server), -C, -Z, --set, --start-daemon and "
                                  "--stop-daemon lines are understood, not %s" % cmd)
         except RulesError as e:
             raise RulesError("line %d: %s" % (lineno, e))
-    return Rules(table, timeouts, daemons, stopped, clear, zero)
+    return Rules(table, timeouts, daemons, stopped, clear, zero, looked_up - parsed)
 
 
 def _add_service(table, index, listed, svc):
@@ -649,12 +669,14 @@ def _add_service(table, index, listed, svc):
     listed.append(set())
 
 
-def _add_server(table, index, listed, key, srv):
+def _add_server(table, index, listed, key, srv, srv_key=None):
     i = index.get(key)
     if i is None:
         raise RulesError("real server for %s, which no -A line above defines" % service_text(key))
     seen = listed[i]
-    if srv.key in seen:
+    if srv_key is None:
+        srv_key = srv.key
+    if srv_key in seen:
         raise RulesError("%s is listed twice" % srv.text())
-    seen.add(srv.key)
+    seen.add(srv_key)
     table[i][1].append(srv)

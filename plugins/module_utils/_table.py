@@ -89,6 +89,7 @@ class VocabularySpec:
     """A service in ipvs_service's vocabulary: options left out keep what exists."""
 
     __slots__ = ('key', 'where', 'state', 'entry', 'laddrs', 'drains')
+    looked_up = False
 
     def __init__(self, entry, where):
         self.entry = entry
@@ -123,17 +124,24 @@ class VocabularySpec:
 
 
 class RulesSpec:
-    """A service of an ipvsadm restore file: every value is given (ipvsadm's defaults applied)."""
+    """A service of an ipvsadm restore file: every value is given (ipvsadm's defaults applied).
+    `looked_up`: its lines were all found in restore_lines() of the table the plan starts
+    from, so they name the service as it is and some of its real servers as they are."""
 
-    __slots__ = ('key', 'where', 'state', 'svc', 'servers', 'laddrs')
+    __slots__ = ('key', 'state', 'svc', 'servers', 'laddrs', 'looked_up')
 
-    def __init__(self, svc, servers, where):
+    def __init__(self, svc, servers, looked_up=False):
         self.key = svc.key
         self.svc = svc
         self.servers = servers
-        self.where = where
         self.state = 'present'
         self.laddrs = None
+        self.looked_up = looked_up
+
+    @property
+    def where(self):
+        # Only errors read it: a table has thousands of services.
+        return 'src: %s: ' % self.svc.text()
 
     def resolve(self, current, current_servers):
         return self.svc, F_USER_MASK, [(srv, 'present') for srv in self.servers]
@@ -198,7 +206,8 @@ def from_rules(text, known=None):
         rules = _save.parse_rules(text, known=known)
     except _save.RulesError as e:
         raise OptionError("src: %s" % e)
-    specs = [RulesSpec(svc, servers, 'src: %s: ' % svc.text()) for svc, servers in rules.table]
+    looked_up = rules.looked_up
+    specs = [RulesSpec(svc, servers, svc.key in looked_up) for svc, servers in rules.table]
     timeouts = {}
     if rules.timeouts is not None:
         timeouts = dict((k, v) for k, v in rules.timeouts._asdict().items() if v)
@@ -333,6 +342,10 @@ def plan(client, desired, current, purge=False, flushed=False, zero=False, curre
     for spec in desired.specs:
         named.add(spec.key)
         have, have_servers = current.get(spec.key, (None, []))
+        if spec.looked_up and have is not None and (not purge or len(spec.servers) == len(have_servers)):
+            # Its lines said what the table has: nothing to send, and the service stays as it is.
+            p.after[spec.key] = (have, have_servers)
+            continue
         if spec.state == 'absent':
             if have is not None:
                 deletes.append((have, have_servers))

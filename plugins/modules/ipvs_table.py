@@ -626,7 +626,10 @@ def _run(m):
         if ahead is not None:
             desired = desired_of(m, source, table)
             if desired.zero and not with_stats:
-                table = None    # a -Z that zeroes() does not see (quoted): read again, with the counters
+                # A -Z that zeroes() does not see (quoted): read again, with the counters,
+                # and parse again, for the plan starts from that reading.
+                table = None
+                desired = desired_of(m, source)
         if lock.waited >= 1:
             m.module.warn("waited %.1f s for another ipvs_table run on this network namespace to finish" % lock.waited)
         zero = p['zero_stats'] or desired.zero

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs, _save
+from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs, _save, _table
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
     F_ONEPACKET, F_PERSISTENT, F_SCHED1, make_server, make_service,
 )
@@ -47,6 +47,11 @@ def parsed(text, known=None):
         return 'error: %s' % e
 
 
+def table_of(rules):
+    """What a parse says, apart from which services the lookup found whole."""
+    return rules if isinstance(rules, str) else rules._replace(looked_up=None)
+
+
 def context(svc):
     """A service line with svc's address that any real server line can follow."""
     return '-A %s -s rr -p 60\n' % _save.service_spec(svc)
@@ -54,14 +59,17 @@ def context(svc):
 
 def assert_each_line_parses_to_its_object(table):
     known = _save.restore_lines(table)
-    for line, (key, obj) in known.items():
+    for line, entry in known.items():
+        key, obj = entry[:2]
         if key is None:
+            assert len(entry) == 2
             (svc, _servers), = _save.parse_rules(line + '\n').table
             assert _same(svc, obj), (line, svc, obj)
         else:
             host = [svc for svc, _servers in table if svc.key == key][0]
             (_svc, servers), = _save.parse_rules(context(host) + line + '\n').table
             assert _same(servers[0], obj), (line, servers[0], obj)
+            assert entry[2:] == (obj.key,)
     return known
 
 
@@ -73,8 +81,8 @@ def test_every_known_line_of_a_decoded_table_parses_to_its_object(seed):
     known = assert_each_line_parses_to_its_object(table)
     objects = sum(1 + len(servers) for _svc, servers in table)
     assert objects * 0.3 < len(known) < objects     # most are known, not all (sched flags, DR ports)
-    for _key, obj in known.values():
-        assert obj.stats is None and obj.rates is None
+    for entry in known.values():
+        assert entry[1].stats is None and entry[1].rates is None
 
 
 SVC = make_service('ipv4', 'tcp', '192.0.2.1', 80, scheduler='wrr')
@@ -137,6 +145,7 @@ def mutations(text, rnd):
     changed = [line.replace('-w 1', '-w 4') if rnd.random() < 0.3 else line for line in lines]
     yield changed
     yield [line for line in lines if rnd.random() < 0.8]
+    yield [line for line in lines if not line.startswith('-a ') or rnd.random() < 0.8]   # real servers gone
     i = rnd.randrange(len(lines))
     yield lines + [lines[i]]
     moved = list(lines)
@@ -162,7 +171,53 @@ def test_a_file_reads_the_same_with_and_without_the_lookup(seed):
         known = _save.restore_lines(known_of)
         for lines in mutations(text, rnd):
             body = '\n'.join(lines) + '\n'
-            assert _same(parsed(body, known), parsed(body)), body
+            with_lookup = parsed(body, known)
+            assert _same(table_of(with_lookup), table_of(parsed(body))), body
+            assert_looked_up_is_what_the_table_has(with_lookup, known_of)
+
+
+def assert_looked_up_is_what_the_table_has(rules, table):
+    """What the plan relies on: a service found whole is the table's service,
+    and each of its real servers one of the table's, configuration for configuration."""
+    if isinstance(rules, str):
+        return
+    current = dict((svc.key, (svc, servers)) for svc, servers in table)
+    assert rules.looked_up <= set(svc.key for svc, _servers in rules.table)
+    for svc, servers in rules.table:
+        if svc.key in rules.looked_up:
+            have, have_servers = current[svc.key]
+            assert have.config() == svc.config()
+            configs = dict((s.key, s.config()) for s in have_servers)
+            assert all(configs.get(s.key) == s.config() for s in servers)
+
+
+def plan_of(body, table, known, purge):
+    """(counts, requests in order, the table after as ipvsadm -Sn text) of the plan from `table` to `body`."""
+    try:
+        desired = _table.from_rules(body, known)
+    except _table.OptionError as e:
+        return 'error: %s' % e
+    p = _table.plan(None, desired, dict((svc.key, (svc, servers)) for svc, servers in table), purge=purge)
+    requests = [(op.request.cmd, op.request.body) for op, _undo in _table.ordered(p)]
+    return p.counts, requests, _save.emit(list(p.after.values()))
+
+
+@pytest.mark.parametrize('seed', range(6))
+@pytest.mark.parametrize('purge', [False, True])
+def test_a_file_plans_the_same_with_and_without_the_lookup(seed, purge):
+    """Services whose lines were all looked up skip the comparison of their real
+    servers; the plan must be the same one, to the byte of every request."""
+    rnd = random.Random(seed)
+    table = restorable(decoded(loaded_fake(rnd, services=30)))
+    text = _save.emit(table, thresholds=True)
+    known = _save.restore_lines(table)
+    found_whole = 0
+    for lines in mutations(text, rnd):
+        body = '\n'.join(lines) + '\n'
+        rules = parsed(body, known)
+        found_whole += 0 if isinstance(rules, str) else len(rules.looked_up)
+        assert plan_of(body, table, known, purge) == plan_of(body, table, None, purge), body
+    assert found_whole >= 10, found_whole
 
 
 def test_the_lookup_is_used_for_what_the_table_has(monkeypatch):
@@ -175,7 +230,12 @@ def test_the_lookup_is_used_for_what_the_table_has(monkeypatch):
     for name in ('_parse_service', '_parse_server', '_fast_server'):
         real = getattr(_save, name)
         monkeypatch.setattr(_save, name, lambda *a, _real=real, _name=name: calls.append(_name) or _real(*a))
-    assert _same(parsed(text, known), parsed(text))
+    assert _same(table_of(parsed(text, known)), table_of(parsed(text)))
+    whole = set(svc.key for svc, servers in table
+                if any(entry[0] is None and entry[1].key == svc.key for entry in known.values())
+                and sum(1 for entry in known.values() if entry[0] == svc.key) == len(servers))
+    assert len(table) > len(whole) > 10
+    assert parsed(text, known).looked_up == whole
     lines = text.count('\n')
     assert len(calls) >= lines                      # without the lookup: each line parsed
     assert len(known) > lines * 0.3

@@ -265,6 +265,24 @@ def test_a_zero_line_in_a_file_zeroes_what_the_lookup_read(h, tmp_path, line):
     assert h.fake.requests['GET_SERVICE'] - dumps == (1 if line == '-Z' else 2)   # read once when seen ahead
 
 
+def test_a_quoted_zero_line_plans_from_the_second_reading(h, tmp_path):
+    """What another writer changed between the two readings (the first for the
+    lookup, the second with the counters) is put back: the plan starts from the second."""
+    table = big_table(3)
+    h.fake.load(table)
+    h.fake.add_traffic(table[0][0].key, conns=5)
+    src = tmp_path / 'rules'
+    src.write_text(_save.emit(table) + '"-Z"\n')
+    key, srv = table[1][0].key, table[1][1][0]
+
+    def meanwhile(fake, _request):
+        fake.edit_server(key, srv._replace(weight=srv.weight + 7))
+    h.fake.once('GET_SERVICE', lambda fake, _request: fake.once('GET_SERVICE', meanwhile) and None)
+    result = h.run(ipvs_table, dict(src=str(src)))
+    assert result['servers_changed'] == 1 and result['zeroed'], result
+    assert _save.emit(h.fake.table()) == _save.emit(table)
+
+
 def test_a_bad_file_read_ahead_leaves_the_lock_free(h, tmp_path):
     src = tmp_path / 'rules'
     src.write_text(_save.emit(big_table(2)) + BAD_RULES)
