@@ -74,8 +74,9 @@ TIMED_PLAY = """- hosts: localhost
         dest: %(out)s
 """
 
-# The same pair once more: both modules' payloads are built by then (Ansible builds
-# a module's AnsiballZ payload once per run, at its first task: 17-28 s each in the VM).
+# The same pair once more: both modules' payloads are built by then (Ansible builds a
+# module's AnsiballZ payload once per run, at its first task: 17-28 s each in the VM,
+# BENCHMARKS.md).
 AGAIN = """    - lvs.ipvs.ipvs_info: {gather: [info], netns: %(netns)s}
     - ansible.builtin.set_fact: {_t3: "{{ now().timestamp() }}"}
     - lvs.ipvs.%(module)s: %(args)s
@@ -92,7 +93,7 @@ def ansible_task(module, args, netns, vars_file=None, again=False):
     Each of the two is the first task of its module in the run, so each pays for building that
     module's payload. With `again` (for a task that changes nothing), the pair runs once more
     and the own time is a pair (first, again): the second without the payloads' build, as every
-    task after a module's first one in a run (every host of a fleet but the first).
+    later task of that module in the run.
     `args` is a dict, or the text of the task's arguments."""
     fd, play = tempfile.mkstemp(suffix='.yml', prefix='bench-play-')
     os.close(fd)
@@ -118,7 +119,7 @@ def ansible_task(module, args, netns, vars_file=None, again=False):
     own = (t[2] - t[1]) - (t[1] - t[0])
     if again:
         own = (own, (t[4] - t[3]) - (t[3] - t[2]))
-        assert got['r2']['changed'] is False, got['r2']
+        assert got['r2']['changed'] is False and got['r2']['requests'] == 0, got['r2']
     return own, wall, got['r']
 
 

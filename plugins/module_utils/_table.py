@@ -83,6 +83,15 @@ class Desired:
         self.clear = clear
         self.zero = zero
         self.daemon_paths = daemon_paths or {}  # role -> the option path that named it, for messages
+        self.lookup_table = None    # the reading of the table an ipvsadm file's lines were looked up in
+
+    def plans_from(self, table):
+        """Name the reading of the table the plan starts from: services found whole
+        among the lines of another reading are compared like any other."""
+        if self.lookup_table is not None and self.lookup_table is not table:
+            for spec in self.specs:
+                spec.looked_up = False
+            self.lookup_table = None
 
 
 class VocabularySpec:
@@ -249,7 +258,11 @@ def from_text(text, fmt, path, validate, load_yaml, current=None):
     as it is ([(Service, [Server])]), spares an ipvsadm file's lines that say
     what it already has from being parsed."""
     if fmt == 'ipvsadm':
-        return from_rules(text, _save.restore_lines(current) if current else None)
+        if not current:
+            return from_rules(text)
+        desired = from_rules(text, _save.restore_lines(current))
+        desired.lookup_table = current
+        return desired
     try:
         data = json.loads(text) if fmt == 'json' else load_yaml(text)
     except ValueError as e:
@@ -342,13 +355,13 @@ def plan(client, desired, current, purge=False, flushed=False, zero=False, curre
     for spec in desired.specs:
         named.add(spec.key)
         have, have_servers = current.get(spec.key, (None, []))
-        if spec.looked_up and have is not None and (not purge or len(spec.servers) == len(have_servers)):
-            # Its lines said what the table has: nothing to send, and the service stays as it is.
-            p.after[spec.key] = (have, have_servers)
-            continue
         if spec.state == 'absent':
             if have is not None:
                 deletes.append((have, have_servers))
+            continue
+        if spec.looked_up and have is not None and (not purge or len(spec.servers) == len(have_servers)):
+            # Its lines said what the table has: nothing to send, and the service stays as it is.
+            p.after[spec.key] = (have, have_servers)
             continue
         svc, mask, wanted = spec.resolve(have, have_servers)
         if have is None:

@@ -517,6 +517,7 @@ def read_current(client, desired, with_stats, purge, table=None):
     plan may change or has to restore."""
     if table is None:
         table = client.table(with_stats=with_stats)
+    desired.plans_from(table)
     current = dict((svc.key, (svc, servers)) for svc, servers in table)
     wanted = [s.key for s in desired.specs if s.laddrs is not None]
     if wanted and not client.supports_laddr:
@@ -626,10 +627,7 @@ def _run(m):
         if ahead is not None:
             desired = desired_of(m, source, table)
             if desired.zero and not with_stats:
-                # A -Z that zeroes() does not see (quoted): read again, with the counters,
-                # and parse again, for the plan starts from that reading.
-                table = None
-                desired = desired_of(m, source)
+                table = None    # a -Z that zeroes() does not see (quoted): read again, with the counters
         if lock.waited >= 1:
             m.module.warn("waited %.1f s for another ipvs_table run on this network namespace to finish" % lock.waited)
         zero = p['zero_stats'] or desired.zero

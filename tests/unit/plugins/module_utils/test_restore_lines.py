@@ -146,6 +146,7 @@ def mutations(text, rnd):
     yield changed
     yield [line for line in lines if rnd.random() < 0.8]
     yield [line for line in lines if not line.startswith('-a ') or rnd.random() < 0.8]   # real servers gone
+    yield ['-C'] + [line for line in lines if not line.startswith('-a ') or rnd.random() < 0.8]
     i = rnd.randrange(len(lines))
     yield lines + [lines[i]]
     moved = list(lines)
@@ -218,6 +219,18 @@ def test_a_file_plans_the_same_with_and_without_the_lookup(seed, purge):
         found_whole += 0 if isinstance(rules, str) else len(rules.looked_up)
         assert plan_of(body, table, known, purge) == plan_of(body, table, None, purge), body
     assert found_whole >= 10, found_whole
+
+
+def test_services_found_whole_in_another_reading_are_compared(monkeypatch):
+    """The plan skips a service found whole only in the reading it starts from."""
+    table = restorable(decoded(loaded_fake(random.Random(3), services=40)))
+    text = _save.emit(table, thresholds=True)
+    desired = _table.from_text(text, 'ipvsadm', 'rules', None, None, current=table)
+    assert sum(spec.looked_up for spec in desired.specs) > 5
+    desired.plans_from(table)
+    assert sum(spec.looked_up for spec in desired.specs) > 5
+    desired.plans_from(list(table))
+    assert not any(spec.looked_up for spec in desired.specs)
 
 
 def test_the_lookup_is_used_for_what_the_table_has(monkeypatch):
