@@ -83,7 +83,9 @@ class Desired:
         self.clear = clear
         self.zero = zero
         self.daemon_paths = daemon_paths or {}  # role -> the option path that named it, for messages
-        self.lookup_table = None    # the reading of the table an ipvsadm file's lines were looked up in
+        # The reading of the table an ipvsadm file's lines were looked up in: only
+        # from_rules() sets it, with the RulesSpecs' looked_up.
+        self.lookup_table = None
 
     def plans_from(self, table):
         """Name the reading of the table the plan starts from: services found whole
@@ -208,9 +210,13 @@ def from_options(services, timeouts, daemons, where='', validate=None):
     return Desired(specs, wanted_timeouts, wanted_daemons, daemon_paths=paths)
 
 
-def from_rules(text, known=None):
-    """Desired of an ipvsadm restore file (ipvsadm-save output or hand-written);
-    `known`: _save.restore_lines() of the current table."""
+def from_rules(text, current=None):
+    """Desired of an ipvsadm restore file (ipvsadm-save output or hand-written).
+    `current`, the table as it is ([(Service, [Server])]), spares the lines that
+    say what it already has from being parsed: they are looked up among its own
+    (_save.restore_lines()), and the plan from that reading keeps the services
+    found whole as they are."""
+    known = _save.restore_lines(current) if current else None
     try:
         rules = _save.parse_rules(text, known=known)
     except _save.RulesError as e:
@@ -225,7 +231,10 @@ def from_rules(text, known=None):
     for d in rules.daemons:
         paths[d['role']] = 'src: --start-daemon %s: ' % d['role']
         daemons[d['role']] = desired_daemon(d, paths[d['role']])
-    return Desired(specs, timeouts, daemons, clear=rules.clear, zero=rules.zero, daemon_paths=paths)
+    desired = Desired(specs, timeouts, daemons, clear=rules.clear, zero=rules.zero, daemon_paths=paths)
+    if known:
+        desired.lookup_table = current
+    return desired
 
 
 def guess_format(text):
@@ -258,11 +267,7 @@ def from_text(text, fmt, path, validate, load_yaml, current=None):
     as it is ([(Service, [Server])]), spares an ipvsadm file's lines that say
     what it already has from being parsed."""
     if fmt == 'ipvsadm':
-        if not current:
-            return from_rules(text)
-        desired = from_rules(text, _save.restore_lines(current))
-        desired.lookup_table = current
-        return desired
+        return from_rules(text, current)
     try:
         data = json.loads(text) if fmt == 'json' else load_yaml(text)
     except ValueError as e:
