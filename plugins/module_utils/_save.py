@@ -290,16 +290,13 @@ def restore_lines(table):
             if srv[10:] != _NO_COUNTS:
                 srv = tuple.__new__(Server, srv[:10] + _NO_COUNTS)
             # server_rule_full() in one step for most real servers (IPv4 masq or DR,
-            # no thresholds): a table has tens of thousands of them.
+            # the only others read back, no thresholds): a table has tens of thousands of them.
             if srv[2] == 'ipv4' and srv[3] != 'tun' and not (srv[5] or srv[6]):
-                line = '%s%s:%d %s -w %d' % (head, srv[0], srv[1], _FAST_SWITCH[srv[3]], srv[4])
+                line = '%s%s:%d %s -w %d' % (head, srv[0], srv[1], FORWARD_SWITCH[srv[3]], srv[4])
             else:
                 line = server_rule_full(spec, srv)
             known[line] = (key, srv, (srv[0], srv[1]))
     return known
-
-
-_FAST_SWITCH = {'masq': '-m', 'dr': '-g'}
 
 
 # ---------------------------------------------------------------- parse

@@ -221,7 +221,7 @@ def test_a_file_plans_the_same_with_and_without_the_lookup(seed, purge):
     assert found_whole >= 10, found_whole
 
 
-def test_services_found_whole_in_another_reading_are_compared(monkeypatch):
+def test_services_found_whole_in_another_reading_are_compared():
     """The plan skips a service found whole only in the reading it starts from."""
     table = restorable(decoded(loaded_fake(random.Random(3), services=40)))
     text = _save.emit(table, thresholds=True)
