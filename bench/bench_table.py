@@ -297,7 +297,7 @@ class Run:
         """The in-process re-run's main phases, each the best of three passes."""
         import gc
         from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs, _save, _table
-        names = ('reading the table', "rendering its lines for the lookup", "the file's lines looked up",
+        names = ('reading the table', "rendering its services' lines for the lookup", "the file's lines looked up",
                  'the plan')
         best = [float('inf')] * len(names)
         gc.disable()        # as the module runs
@@ -307,7 +307,7 @@ class Run:
                     t = [time.perf_counter()]
                     current = c.table(with_stats=False)
                     t.append(time.perf_counter())
-                    known = _save.restore_lines(current)
+                    known = _save.restore_blocks(current)
                     t.append(time.perf_counter())
                     _save.parse_rules(text, known=known)
                     t.append(time.perf_counter())

@@ -270,33 +270,88 @@ def _server_reads_back(key, srv):
     return srv.weight <= _INT31 and srv.u_threshold <= _INT31 and srv.l_threshold <= _INT31
 
 
-def restore_lines(table):
-    """{line: (service key or None, object[, its key])}: the -A and -a lines emit() with
-    thresholds writes for the services and real servers of `table` (Service,
-    [Server]) that parse_rules() reads back to themselves, each with the object
-    as parse_rules() builds it (configuration only, no counters). Given to
-    parse_rules() as `known`, those lines are looked up instead of parsed: a
-    file saved from the table it is applied to again is mostly such lines."""
+def restore_blocks(table):
+    """{service_spec(): (-A line, Service, [Server], [line])} of the services
+    of `table` ((Service, [Server])): the lines emit() with thresholds writes
+    for the service and each real server, None for one that parse_rules() would
+    not read back to itself, and the objects as parse_rules() builds them
+    (configuration only, no counters). Given to parse_rules() as `known`, a
+    service's lines that say what it has are looked up instead of parsed: a
+    file saved from the table it is applied to again is mostly such."""
     known = {}
+    ipv4, switch, nothing = 'ipv4', FORWARD_SWITCH, _NO_COUNTS
     for svc, servers in table:
-        key = svc.key
-        if _service_reads_back(svc):
-            known[service_rule(svc)] = (None, svc._replace(stats=None, rates=None))
+        key = svc[:5]
         spec = service_spec(svc)
         head = '-a %s -r ' % spec
-        for srv in servers:
-            if not _server_reads_back(key, srv):
-                continue
-            if srv[10:] != _NO_COUNTS:
-                srv = tuple.__new__(Server, srv[:10] + _NO_COUNTS)
-            # server_rule_full() in one step for most real servers (IPv4 masq or DR,
-            # the only others read back, no thresholds): a table has tens of thousands of them.
-            if srv[2] == 'ipv4' and srv[3] != 'tun' and not (srv[5] or srv[6]):
-                line = '%s%s:%d %s -w %d' % (head, srv[0], srv[1], FORWARD_SWITCH[srv[3]], srv[4])
-            else:
-                line = server_rule_full(spec, srv)
-            known[line] = (key, srv, (srv[0], srv[1]))
+        port = None if key[4] else key[3]     # what DR needs (a mark's servers keep their own)
+        if key[0] == ipv4:
+            # The common real server (IPv4 masq, or DR, no thresholds) in one format,
+            # _server_reads_back() inlined: a table has tens of thousands of them.
+            lines = ['%s%s:%d %s -w %d' % (head, s[0], s[1], switch[s[3]], s[4])
+                     if (s[2] == ipv4 and not (s[5] or s[6]) and 0 <= s[4] <= _INT31
+                         and (s[3] == 'masq' or (s[3] == 'dr' and (port is None or s[1] == port))))
+                     else (server_rule_full(spec, s) if _server_reads_back(key, s) else None)
+                     for s in servers]
+        else:
+            lines = [server_rule_full(spec, s) if _server_reads_back(key, s) else None for s in servers]
+        if svc[10] is not None or svc[11] is not None:
+            svc = svc._replace(stats=None, rates=None)
+        if any(s[10:] != nothing for s in servers):
+            servers = [s if s[10:] == nothing else tuple.__new__(Server, s[:10] + nothing) for s in servers]
+        known[spec] = (service_rule(svc) if _service_reads_back(svc) else None, svc, servers, lines)
     return known
+
+
+def _pieces(text, known, line_known):
+    """(first line number, lines to parse, None) and (first line number, None,
+    (Service, [Server])) for the services whose -A line and real servers' lines
+    are, as a block, exactly those of a service in `known` (restore_blocks()):
+    the file cut at its -A lines, each piece compared whole in C. A piece that
+    is not such a block is parsed line by line, the known lines of the service
+    its -A line names put in `line_known` first, to be looked up."""
+    if not known:
+        yield 1, text.splitlines(), None
+        return
+    pieces = ('\n' + text).split('\n-A ')
+    if len(pieces) == 1:
+        yield 1, text.splitlines(), None
+        return
+    lineno = 1
+    if pieces[0]:
+        # The text before the first -A line; the '\n' in front was added above.
+        lines = (pieces[0][1:] + '\n').splitlines()
+        yield lineno, lines, None
+        lineno += len(lines)
+    last = len(pieces) - 1
+    for i in range(1, last + 1):
+        piece = '-A ' + pieces[i]
+        if i == last and piece.endswith('\n'):
+            piece = piece[:-1]
+        lines = piece.split('\n')
+        entry = known.get(lines[0][3:].partition(' -s ')[0])
+        if entry is not None:
+            head, svc, servers, their = entry
+            if head == lines[0]:
+                mine = lines[1:]
+                if mine == their:
+                    yield lineno, None, (svc, servers)
+                    lineno += len(lines)
+                    continue
+                if None not in their and len(mine) == len(their) and sorted(mine) == sorted(their):
+                    # The same lines in another order (the kernel lists the real servers last added first).
+                    by_line = dict(zip(their, servers))
+                    yield lineno, None, (svc, [by_line[line] for line in mine])
+                    lineno += len(lines)
+                    continue
+            if head is not None:
+                line_known[head] = (None, svc)
+            for line, srv in zip(their, servers):
+                if line is not None:
+                    line_known[line] = (svc.key, srv, (srv[0], srv[1]))
+        lines = piece.splitlines() if i == last else (piece + '\n').splitlines()
+        yield lineno, lines, None
+        lineno += len(lines)
 
 
 # ---------------------------------------------------------------- parse
@@ -587,74 +642,83 @@ def _parse_daemon(tokens):
 def parse_rules(text, table_only=False, known=None):
     """Rules of an ipvsadm restore file: -A/-a lines, and unless table_only the
     -C, -Z, --set, --start-daemon and --stop-daemon lines ipvsadm -R accepts.
-    `known` (restore_lines()) gives the objects of lines seen before."""
+    `known` (restore_blocks()) gives the objects of lines seen before."""
     table = []
     index = {}          # service key -> its place in table
     listed = []         # the keys of the real servers of each service in table
     keys, reals, weights = {}, {}, {}
     timeouts, daemons, stopped, clear, zero = None, [], [], False, False
     looked_up, parsed = set(), set()
-    for lineno, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith('#'):
-            continue
-        hit = known.get(line) if known else None
-        try:
-            if hit is not None:
-                if hit[0] is None:
-                    _add_service(table, index, listed, hit[1])
-                    looked_up.add(hit[1].key)
-                else:
-                    _add_server(table, index, listed, *hit)
-                continue
+    line_known = {}
+    for first, lines, block in _pieces(text, known, line_known):
+        if block is not None:
             try:
-                # shlex only where quoting could matter: it costs 20x a plain split.
-                tokens = shlex.split(line) if _QUOTING.search(line) else line.split()
-            except ValueError as e:
-                raise RulesError("cannot split the line into words: %s" % e)
-            cmd = tokens[0]
-            found = _fast_server(tokens, keys, reals, weights) if cmd == '-a' and len(tokens) == 8 else None
-            if found is not None:
-                _add_server(table, index, listed, *found)
-                parsed.add(found[0])
+                _add_block(table, index, listed, *block)
+            except RulesError as e:
+                raise RulesError("line %d: %s" % (first, e))
+            looked_up.add(block[0].key)
+            continue
+        for lineno, raw in enumerate(lines, first):
+            line = raw.strip()
+            if not line or line.startswith('#'):
                 continue
-            if not table_only and cmd in ('-C', '--clear', '-Z', '--zero') and len(tokens) == 1:
-                if cmd in ('-C', '--clear'):
-                    if table:
-                        raise RulesError("-C (clear) must come before the -A/-a lines it would empty")
-                    clear = True
+            hit = line_known.get(line) if line_known else None
+            try:
+                if hit is not None:
+                    if hit[0] is None:
+                        _add_service(table, index, listed, hit[1])
+                        looked_up.add(hit[1].key)
+                    else:
+                        _add_server(table, index, listed, *hit)
+                    continue
+                try:
+                    # shlex only where quoting could matter: it costs 20x a plain split.
+                    tokens = shlex.split(line) if _QUOTING.search(line) else line.split()
+                except ValueError as e:
+                    raise RulesError("cannot split the line into words: %s" % e)
+                cmd = tokens[0]
+                found = _fast_server(tokens, keys, reals, weights) if cmd == '-a' and len(tokens) == 8 else None
+                if found is not None:
+                    _add_server(table, index, listed, *found)
+                    parsed.add(found[0])
+                    continue
+                if not table_only and cmd in ('-C', '--clear', '-Z', '--zero') and len(tokens) == 1:
+                    if cmd in ('-C', '--clear'):
+                        if table:
+                            raise RulesError("-C (clear) must come before the -A/-a lines it would empty")
+                        clear = True
+                    else:
+                        zero = True
+                    continue
+                if not table_only and cmd in ('-Z', '--zero', '-C', '--clear'):
+                    raise RulesError("%s takes no service in a table file (it zeroes or clears all); to zero one "
+                                     "service use lvs.ipvs.ipvs_service zero_stats" % cmd)
+                if not table_only and cmd == '--set':
+                    timeouts = _parse_set(tokens)
+                    continue
+                if not table_only and cmd in ('--start-daemon', '--stop-daemon'):
+                    role, values = _parse_daemon(tokens)
+                    if cmd == '--stop-daemon':
+                        stopped.append(role)
+                        daemons = [d for d in daemons if d['role'] != role]
+                    else:
+                        if values['mcast_interface'] is None:
+                            raise RulesError("--start-daemon needs --mcast-interface")
+                        daemons = [d for d in daemons if d['role'] != role] + [dict(values, role=role)]
+                    continue
+                opts = _options(tokens)
+                cmd = opts[0][0]
+                if cmd == '-A':
+                    _add_service(table, index, listed, _parse_service(opts, keys))
+                elif cmd == '-a':
+                    found = _parse_server(opts, keys)
+                    _add_server(table, index, listed, *found)
+                    parsed.add(found[0])
                 else:
-                    zero = True
-                continue
-            if not table_only and cmd in ('-Z', '--zero', '-C', '--clear'):
-                raise RulesError("%s takes no service in a table file (it zeroes or clears all); to zero one "
-                                 "service use lvs.ipvs.ipvs_service zero_stats" % cmd)
-            if not table_only and cmd == '--set':
-                timeouts = _parse_set(tokens)
-                continue
-            if not table_only and cmd in ('--start-daemon', '--stop-daemon'):
-                role, values = _parse_daemon(tokens)
-                if cmd == '--stop-daemon':
-                    stopped.append(role)
-                    daemons = [d for d in daemons if d['role'] != role]
-                else:
-                    if values['mcast_interface'] is None:
-                        raise RulesError("--start-daemon needs --mcast-interface")
-                    daemons = [d for d in daemons if d['role'] != role] + [dict(values, role=role)]
-                continue
-            opts = _options(tokens)
-            cmd = opts[0][0]
-            if cmd == '-A':
-                _add_service(table, index, listed, _parse_service(opts, keys))
-            elif cmd == '-a':
-                found = _parse_server(opts, keys)
-                _add_server(table, index, listed, *found)
-                parsed.add(found[0])
-            else:
-                raise RulesError("only -A (add service), -a (add server), -C, -Z, --set, --start-daemon and "
-                                 "--stop-daemon lines are understood, not %s" % cmd)
-        except RulesError as e:
-            raise RulesError("line %d: %s" % (lineno, e))
+                    raise RulesError("only -A (add service), -a (add server), -C, -Z, --set, --start-daemon and "
+                                     "--stop-daemon lines are understood, not %s" % cmd)
+            except RulesError as e:
+                raise RulesError("line %d: %s" % (lineno, e))
     return Rules(table, timeouts, daemons, stopped, clear, zero, looked_up - parsed)
 
 
@@ -666,11 +730,20 @@ def _add_service(table, index, listed, svc):
     listed.append(set())
 
 
+def _add_block(table, index, listed, svc, servers):
+    """A service with its real servers, all of them distinct (a block of restore_blocks())."""
+    _add_service(table, index, listed, svc)
+    table[-1][1].extend(servers)
+    listed[-1] = None       # their keys, made only if another line names the service
+
+
 def _add_server(table, index, listed, key, srv, srv_key=None):
     i = index.get(key)
     if i is None:
         raise RulesError("real server for %s, which no -A line above defines" % service_text(key))
     seen = listed[i]
+    if seen is None:
+        seen = listed[i] = set(s.key for s in table[i][1])
     if srv_key is None:
         srv_key = srv.key
     if srv_key in seen:

@@ -136,8 +136,8 @@ class VocabularySpec:
 
 class RulesSpec:
     """A service of an ipvsadm restore file: every value is given (ipvsadm's defaults applied).
-    `looked_up`: its lines were all found in restore_lines() of the table the plan starts
-    from, so they name the service as it is and some of its real servers as they are."""
+    `looked_up`: its lines were all found among restore_blocks() of the table the plan
+    starts from, so they name the service as it is and some of its real servers as they are."""
 
     __slots__ = ('key', 'state', 'svc', 'servers', 'laddrs', 'looked_up')
 
@@ -214,9 +214,9 @@ def from_rules(text, current=None):
     """Desired of an ipvsadm restore file (ipvsadm-save output or hand-written).
     `current`, the table as it is ([(Service, [Server])]), spares the lines that
     say what it already has from being parsed: they are looked up among its own
-    (_save.restore_lines()), and the plan from that reading keeps the services
+    (_save.restore_blocks()), and the plan from that reading keeps the services
     found whole as they are."""
-    known = _save.restore_lines(current) if current else None
+    known = _save.restore_blocks(current) if current else None
     try:
         rules = _save.parse_rules(text, known=known)
     except _save.RulesError as e:

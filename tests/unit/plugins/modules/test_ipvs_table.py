@@ -201,7 +201,7 @@ def test_the_ipvsadm_format_and_export(h, tmp_path):
 
 
 def test_a_saved_table_applied_again_is_looked_up_not_parsed(h, tmp_path, monkeypatch):
-    """The re-run of an export: its lines are the table's (_save.restore_lines()),
+    """The re-run of an export: its lines are the table's (_save.restore_blocks()),
     so none is parsed, nothing is sent; the same file with one weight and one
     service changed sends exactly those changes, and the lines parsed are those."""
     h.fake.load(big_table(40))

@@ -1,9 +1,10 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""_save.restore_lines(): the lines of the current table that parse_rules()
-looks up instead of parsing. The lookup must change nothing: every line it
-knows parses to exactly the object it gives, and a file read with it is the
-same table, or the same error, as without it."""
+"""_save.restore_blocks(): the lines of the current table that parse_rules()
+looks up instead of parsing, a service's lines at once where the file has
+them together. The lookup must change nothing: every line it knows parses to
+exactly the object it gives, and a file read with it is the same table, or
+the same error at the same line, as without it."""
 
 import os
 import random
@@ -58,19 +59,23 @@ def context(svc):
 
 
 def assert_each_line_parses_to_its_object(table):
-    known = _save.restore_lines(table)
-    for line, entry in known.items():
-        key, obj = entry[:2]
-        if key is None:
-            assert len(entry) == 2
-            (svc, _servers), = _save.parse_rules(line + '\n').table
-            assert _same(svc, obj), (line, svc, obj)
-        else:
-            host = [svc for svc, _servers in table if svc.key == key][0]
-            (_svc, servers), = _save.parse_rules(context(host) + line + '\n').table
-            assert _same(servers[0], obj), (line, servers[0], obj)
-            assert entry[2:] == (obj.key,)
+    known = _save.restore_blocks(table)
+    for spec, (head, obj, servers, lines) in known.items():
+        assert spec == _save.service_spec(obj)
+        if head is not None:
+            (svc, _servers), = _save.parse_rules(head + '\n').table
+            assert _same(svc, obj), (head, svc, obj)
+        have_servers, = [have for svc, have in table if svc.key == obj.key]
+        assert len(servers) == len(lines) == len(have_servers)
+        for line, srv in zip(lines, servers):
+            if line is not None:
+                (_svc, parsed_servers), = _save.parse_rules(context(obj) + line + '\n').table
+                assert _same(parsed_servers[0], srv), (line, parsed_servers[0], srv)
     return known
+
+
+def known_lines(known):
+    return sum((entry[0] is not None) + len([line for line in entry[3] if line is not None]) for entry in known.values())
 
 
 @pytest.mark.parametrize('seed', range(8))
@@ -80,9 +85,14 @@ def test_every_known_line_of_a_decoded_table_parses_to_its_object(seed):
     table = decoded(loaded_fake(random.Random(seed)))
     known = assert_each_line_parses_to_its_object(table)
     objects = sum(1 + len(servers) for _svc, servers in table)
-    assert objects * 0.3 < len(known) < objects     # most are known, not all (sched flags, DR ports)
-    for entry in known.values():
-        assert entry[1].stats is None and entry[1].rates is None
+    assert objects * 0.3 < known_lines(known) < objects     # most are known, not all (sched flags, DR ports)
+    assert any(None in entry[3] for entry in known.values()) and any(entry[0] is None for entry in known.values())
+    for _head, svc, servers, _lines in known.values():
+        assert svc.stats is None and svc.rates is None
+        assert all(srv[10:] == (0, 0, 0, None, None) for srv in servers)
+    current = dict((svc.key, servers) for svc, servers in table)
+    for _head, svc, servers, _lines in known.values():
+        assert [srv.config() for srv in servers] == [srv.config() for srv in current[svc.key]]
 
 
 SVC = make_service('ipv4', 'tcp', '192.0.2.1', 80, scheduler='wrr')
@@ -106,8 +116,8 @@ FWM = make_service('ipv6', fwmark=9, scheduler='rr')
     (FWM._replace(flags=F_PERSISTENT, timeout=60, netmask='0'), False),
 ])
 def test_services_known_and_not(svc, known):
-    got = _save.restore_lines([(svc, [])])
-    assert bool(got) is known
+    (head, _svc, _servers, _lines), = _save.restore_blocks([(svc, [])]).values()
+    assert (head is not None) is known
     assert_each_line_parses_to_its_object([(svc, [])])
 
 
@@ -127,54 +137,92 @@ def test_services_known_and_not(svc, known):
     (make_server('10.0.0.1', 80, forward='masq')._replace(weight=-1), False),
 ])
 def test_real_servers_known_and_not(srv, known):
-    got = _save.restore_lines([(SVC, [srv])])
-    assert (len(got) == 2) is known
+    (_head, _svc, _servers, lines), = _save.restore_blocks([(SVC, [srv])]).values()
+    assert (lines[0] is not None) is known
     assert_each_line_parses_to_its_object([(SVC, [srv])])
 
 
 def test_a_mark_keeps_its_servers_ports():
     srv = make_server('10.0.0.1', 8080, forward='dr')
-    assert len(_save.restore_lines([(make_service('ipv4', fwmark=9, scheduler='rr'), [srv])])) == 2
+    (_head, _svc, _servers, lines), = _save.restore_blocks([(make_service('ipv4', fwmark=9, scheduler='rr'), [srv])]).values()
+    assert lines[0] is not None
+
+
+def within_services(lines, change):
+    """The lines with each service's real server lines passed through change()."""
+    out, block = [], []
+    for line in lines + ['-A end']:
+        if line.startswith('-A '):
+            out.extend(change(block))
+            block = []
+            out.append(line)
+        else:
+            block.append(line)
+    return out[:-1]
 
 
 def mutations(text, rnd):
     """The file, and the file changed the ways a re-run meets it: weights,
-    lines gone, duplicated, moved, a real server before its service, -C late."""
+    lines gone, duplicated, moved, a real server before its service, -C late;
+    and written in ways that keep a service's lines from reading as one block
+    (line ends, blank lines, comments, real servers in another order or apart)."""
     lines = text.splitlines()
-    yield lines
-    changed = [line.replace('-w 1', '-w 4') if rnd.random() < 0.3 else line for line in lines]
-    yield changed
-    yield [line for line in lines if rnd.random() < 0.8]
-    yield [line for line in lines if not line.startswith('-a ') or rnd.random() < 0.8]   # real servers gone
-    yield ['-C'] + [line for line in lines if not line.startswith('-a ') or rnd.random() < 0.8]
-    i = rnd.randrange(len(lines))
-    yield lines + [lines[i]]
+    variants = [lines]
+    variants.append([line.replace('-w 1', '-w 4') if rnd.random() < 0.3 else line for line in lines])
+    variants.append([line for line in lines if rnd.random() < 0.8])
+    variants.append([line for line in lines if not line.startswith('-a ') or rnd.random() < 0.8])   # servers gone
+    variants.append(['-C'] + [line for line in lines if not line.startswith('-a ') or rnd.random() < 0.8])
+    variants.append(lines + [lines[rnd.randrange(len(lines))]])
     moved = list(lines)
     moved.insert(0, moved.pop(rnd.randrange(len(moved))))
-    yield moved
-    yield list(reversed(lines))
-    yield ['-C'] + lines + ['-Z', '--set 10 20 30']
-    yield lines[:3] + ['-C'] + lines[3:]
-    yield lines + ['-a -t 203.0.113.1:80 -r 10.0.0.1:80 -g -w 1']
+    variants.append(moved)
+    variants.append(list(reversed(lines)))
+    variants.append(['-C'] + lines + ['-Z', '--set 10 20 30'])
+    variants.append(lines[:3] + ['-C'] + lines[3:])
+    variants.append(lines + ['-a -t 203.0.113.1:80 -r 10.0.0.1:80 -g -w 1'])
     shuffled = list(lines)
     rnd.shuffle(shuffled)
-    yield shuffled
+    variants.append(shuffled)
+    variants.append(within_services(lines, lambda block: list(reversed(block))))    # the kernel's order
+    variants.append(within_services(lines, lambda block: block[:1] + ['# a comment'] + block[1:]))
+    variants.append(within_services(lines, lambda block: block + ['']))
+    variants.append(within_services(lines, lambda block: [line + ' ' for line in block]))
+    variants.append(within_services(lines, lambda block: block + block[:1]))       # listed twice
+    variants.append(within_services(lines, lambda block: block[1:]))
+    variants.append(within_services(lines, lambda block: [b.replace('-w 1', '-w 2') for b in block]))
+    carried = []
+
+    def first_server_apart(block):
+        """Each service's first real server after the next service's -A line."""
+        out = carried[:] + block[1:]
+        carried[:] = block[:1]
+        return out
+    variants.append(within_services(lines, first_server_apart))
+    variants.append([line.replace('-A ', '--add-service ') if rnd.random() < 0.3 else line for line in lines])
+    variants.append([line.replace('-A ', '-A  ') if rnd.random() < 0.3 else line for line in lines])
+    for variant in variants:
+        yield '\n'.join(variant) + '\n'
+    written = [text.rstrip('\n'), '\n' + text, '\n\n# saved\n' + text, text.replace('\n', '\r\n'),
+               text.replace('\n-A ', '\n\n-A '), text.replace('\n-A ', '\r-A ', 2), text.replace('\n-a ', '\x0b-a ', 3),
+               '-C\n' + text + '--set 10 20 30\n']
+    for body in written:
+        yield body
+        yield body + '\n' + lines[0] + '\n'      # an error on the last line: its number must be the same
 
 
 @pytest.mark.parametrize('seed', range(12))
 def test_a_file_reads_the_same_with_and_without_the_lookup(seed):
     rnd = random.Random(seed)
     table = restorable(decoded(loaded_fake(rnd, services=30)))
-    text = _save.emit(table, thresholds=True)
-    assert not isinstance(parsed(text), str), parsed(text)
     other = decoded(loaded_fake(random.Random(seed + 100), services=30))
-    for known_of in (table, other, table + _save.parse(SAVED)):
-        known = _save.restore_lines(known_of)
-        for lines in mutations(text, rnd):
-            body = '\n'.join(lines) + '\n'
-            with_lookup = parsed(body, known)
-            assert _same(table_of(with_lookup), table_of(parsed(body))), body
-            assert_looked_up_is_what_the_table_has(with_lookup, known_of)
+    for text in (_save.emit(table, thresholds=True), _save.emit(table, sort=False, thresholds=True)):
+        assert not isinstance(parsed(text), str), parsed(text)
+        for known_of in (table, other, table + _save.parse(SAVED)):
+            known = _save.restore_blocks(known_of)
+            for body in mutations(text, rnd):
+                with_lookup = parsed(body, known)
+                assert _same(table_of(with_lookup), table_of(parsed(body))), body
+                assert_looked_up_is_what_the_table_has(with_lookup, known_of)
 
 
 def assert_looked_up_is_what_the_table_has(rules, table):
@@ -210,14 +258,13 @@ def test_a_file_plans_the_same_with_and_without_the_lookup(seed, purge):
     servers; the plan must be the same one, to the byte of every request."""
     rnd = random.Random(seed)
     table = restorable(decoded(loaded_fake(rnd, services=30)))
-    text = _save.emit(table, thresholds=True)
-    known = _save.restore_lines(table)
+    known = _save.restore_blocks(table)
     found_whole = 0
-    for lines in mutations(text, rnd):
-        body = '\n'.join(lines) + '\n'
-        rules = parsed(body, known)
-        found_whole += 0 if isinstance(rules, str) else len(rules.looked_up)
-        assert plan_of(body, table, True, purge) == plan_of(body, table, False, purge), body
+    for text in (_save.emit(table, thresholds=True), _save.emit(table, sort=False, thresholds=True)):
+        for body in mutations(text, rnd):
+            rules = parsed(body, known)
+            found_whole += 0 if isinstance(rules, str) else len(rules.looked_up)
+            assert plan_of(body, table, True, purge) == plan_of(body, table, False, purge), body
     assert found_whole >= 10, found_whole
 
 
@@ -234,25 +281,27 @@ def test_services_found_whole_in_another_reading_are_compared():
     assert not any(spec.looked_up for spec in _table.from_rules(text).specs)
 
 
-def test_the_lookup_is_used_for_what_the_table_has(monkeypatch):
-    """A saved table read back against itself parses no -a line and no -A line it knows."""
+@pytest.mark.parametrize('sort', [True, False])
+def test_the_lookup_is_used_for_what_the_table_has(monkeypatch, sort):
+    """A saved table read back against itself parses no -a line and no -A line
+    it knows, and takes the services it knows whole a block at a time, whether
+    the file lists their real servers in the kernel's order or ipvsadm's."""
     table = restorable(decoded(loaded_fake(random.Random(3), services=40)))
-    text = _save.emit(table, thresholds=True)
+    text = _save.emit(table, sort=sort, thresholds=True)
     assert not isinstance(parsed(text), str), parsed(text)
-    known = _save.restore_lines(table)
+    known = _save.restore_blocks(table)
     calls = []
-    for name in ('_parse_service', '_parse_server', '_fast_server'):
+    for name in ('_parse_service', '_parse_server', '_fast_server', '_add_block'):
         real = getattr(_save, name)
         monkeypatch.setattr(_save, name, lambda *a, _real=real, _name=name: calls.append(_name) or _real(*a))
     assert _same(table_of(parsed(text, known)), table_of(parsed(text)))
-    whole = set(svc.key for svc, servers in table
-                if any(entry[0] is None and entry[1].key == svc.key for entry in known.values())
-                and sum(1 for entry in known.values() if entry[0] == svc.key) == len(servers))
+    whole = set(svc.key for head, svc, _servers, lines in known.values() if head is not None and None not in lines)
     assert len(table) > len(whole) > 10
     assert parsed(text, known).looked_up == whole
     lines = text.count('\n')
     assert len(calls) >= lines                      # without the lookup: each line parsed
-    assert len(known) > lines * 0.3
-    calls.clear()
+    assert known_lines(known) > lines * 0.3
+    del calls[:]
     _save.parse_rules(text, known=known)
-    assert 0 < len(calls) <= 2 * (lines - len(known))   # with it: only the lines it does not know
+    assert calls.count('_add_block') == len(whole)
+    assert 0 < len(calls) - len(whole) <= 2 * (lines - known_lines(known))   # only the lines it does not know
