@@ -74,15 +74,16 @@ TIMED_PLAY = """- hosts: localhost
         dest: %(out)s
 """
 
-# The same pair once more: both modules' payloads are built by then (Ansible builds a
+# The same pair again: both modules' payloads are built by then (Ansible builds a
 # module's AnsiballZ payload once per run, at its first task: 17-28 s each in the VM,
 # BENCHMARKS.md).
 AGAIN = """    - lvs.ipvs.ipvs_info: {gather: [info], netns: %(netns)s}
-    - ansible.builtin.set_fact: {_t3: "{{ now().timestamp() }}"}
+    - ansible.builtin.set_fact: {_t%(a)d: "{{ now().timestamp() }}"}
     - lvs.ipvs.%(module)s: %(args)s
       register: _r2
-    - ansible.builtin.set_fact: {_t4: "{{ now().timestamp() }}"}
+    - ansible.builtin.set_fact: {_t%(b)d: "{{ now().timestamp() }}"}
 """
+AGAIN_PAIRS = 3     # the VM's speed drifts by tens of percent within minutes: the median of three
 
 
 def ansible_task(module, args, netns, vars_file=None, again=False):
@@ -91,16 +92,18 @@ def ansible_task(module, args, netns, vars_file=None, again=False):
     same run (Ansible's fixed cost of a task), both measured by the controller's clock between
     tasks, so the controller's start-up (a minute in the emulated VM, and noisy) is left out.
     Each of the two is the first task of its module in the run, so each pays for building that
-    module's payload. With `again` (for a task that changes nothing), the pair runs once more
-    and the own time is a pair (first, again): the second without the payloads' build, as every
-    later task of that module in the run.
+    module's payload. With `again` (for a task that changes nothing), the pair runs AGAIN_PAIRS
+    times more and the own time is a pair (first, again): again, the median of those, without the
+    payloads' build, as every later task of that module in the run.
     `args` is a dict, or the text of the task's arguments."""
     fd, play = tempfile.mkstemp(suffix='.yml', prefix='bench-play-')
     os.close(fd)
     out = play + '.json'
     fields = dict(vars_files=json.dumps([vars_file] if vars_file else []), netns=netns, module=module,
                   args=args if isinstance(args, str) else json.dumps(args), out=out)
-    fields.update(again=AGAIN % fields if again else '', more=', _t3, _t4' if again else '')
+    pairs = AGAIN_PAIRS if again else 0
+    fields.update(again=''.join(AGAIN % dict(fields, a=3 + 2 * i, b=4 + 2 * i) for i in range(pairs)),
+                  more=''.join(', _t%d' % i for i in range(3, 3 + 2 * pairs)))
     with open(play, 'w') as f:
         f.write(TIMED_PLAY % fields)
     try:
@@ -118,7 +121,8 @@ def ansible_task(module, args, netns, vars_file=None, again=False):
     t = got['t']
     own = (t[2] - t[1]) - (t[1] - t[0])
     if again:
-        own = (own, (t[4] - t[3]) - (t[3] - t[2]))
+        warm = sorted((t[4 + 2 * i] - t[3 + 2 * i]) - (t[3 + 2 * i] - t[2 + 2 * i]) for i in range(pairs))
+        own = (own, warm[len(warm) // 2])
         assert got['r2']['changed'] is False and got['r2']['requests'] == 0, got['r2']
     return own, wall, got['r']
 
@@ -237,7 +241,7 @@ class Run:
         assert res['changed'] is False and res['requests'] == 0, res
         self.row(size, 'ipvs_table src, re-run, nothing to change (own time)', dt, t_s, '-Sn',
                  'wall %.1f s, changed=false, 0 requests' % wall)
-        self.row(size, "ipvs_table src, re-run, own time once the payloads are built (the pair again)", warm, t_s,
+        self.row(size, "ipvs_table src, re-run, own time once the payloads are built (the pair again, median of 3)", warm, t_s,
                  '-Sn')
         # 1% of the weights change, 1% of the services go (purge).
         changed = [(svc, [s._replace(weight=9) if (i + j) % 25 == 0 else s for j, s in enumerate(servers)])
@@ -270,8 +274,8 @@ class Run:
         ns = ns_add(NS_PREFIX + 'inproc')
         dt, res = in_process('ipvs_table', dict(src=path, netns=ns))
         self.row(size, 'ipvs_table src, apply into empty, in-process', dt, t_r, '-R')
-        dt = min(in_process('ipvs_table', dict(src=path, netns=ns))[0] for _i in range(2))
-        self.row(size, 'ipvs_table src, re-run, in-process', dt, t_s, '-Sn')
+        dt = sorted(in_process('ipvs_table', dict(src=path, netns=ns))[0] for _i in range(3))[1]
+        self.row(size, 'ipvs_table src, re-run, in-process (median of 3)', dt, t_s, '-Sn')
         self.rerun_phases(size, ns, rules, t_s)
         ns_del(ns)
 

@@ -154,8 +154,8 @@ def service_spec(svc):
     return '%s %s' % (SERVICE_SWITCH[svc.protocol], addr_port(svc.family, svc.vip, svc.vport))
 
 
-def service_rule(svc):
-    parts = ['-A', service_spec(svc), '-s', svc.scheduler]
+def service_rule(svc, spec=None):
+    parts = ['-A', spec or service_spec(svc), '-s', svc.scheduler]
     if svc.persistent:
         parts += ['-p', str(svc.timeout)]
         if svc.netmask != ('128' if svc.family == 'ipv6' else '255.255.255.255'):
@@ -299,7 +299,7 @@ def restore_blocks(table):
             svc = svc._replace(stats=None, rates=None)
         if any(s[10:] != nothing for s in servers):
             servers = [s if s[10:] == nothing else tuple.__new__(Server, s[:10] + nothing) for s in servers]
-        known[spec] = (service_rule(svc) if _service_reads_back(svc) else None, svc, servers, lines)
+        known[spec] = (service_rule(svc, spec) if _service_reads_back(svc) else None, svc, servers, lines)
     return known
 
 
