@@ -70,7 +70,7 @@ TIMED_PLAY = """- hosts: localhost
       register: _r
     - ansible.builtin.set_fact: {_t2: "{{ now().timestamp() }}"}
 %(again)s    - ansible.builtin.copy:
-        content: "{{ {'t': [_t0, _t1, _t2%(more)s] | map('float') | list, 'r': _r, 'r2': _r2 | default(none)} | to_json }}"
+        content: "{{ {'t': [_t0, _t1, _t2%(more)s] | map('float') | list, 'r': _r, 'again': [%(rs)s]} | to_json }}"
         dest: %(out)s
 """
 
@@ -80,7 +80,7 @@ TIMED_PLAY = """- hosts: localhost
 AGAIN = """    - lvs.ipvs.ipvs_info: {gather: [info], netns: %(netns)s}
     - ansible.builtin.set_fact: {_t%(a)d: "{{ now().timestamp() }}"}
     - lvs.ipvs.%(module)s: %(args)s
-      register: _r2
+      register: _r%(b)d
     - ansible.builtin.set_fact: {_t%(b)d: "{{ now().timestamp() }}"}
 """
 AGAIN_PAIRS = 3     # the VM's speed drifts by tens of percent within minutes: the median of three
@@ -103,7 +103,8 @@ def ansible_task(module, args, netns, vars_file=None, again=False):
                   args=args if isinstance(args, str) else json.dumps(args), out=out)
     pairs = AGAIN_PAIRS if again else 0
     fields.update(again=''.join(AGAIN % dict(fields, a=3 + 2 * i, b=4 + 2 * i) for i in range(pairs)),
-                  more=''.join(', _t%d' % i for i in range(3, 3 + 2 * pairs)))
+                  more=''.join(', _t%d' % i for i in range(3, 3 + 2 * pairs)),
+                  rs=', '.join('_r%d' % (4 + 2 * i) for i in range(pairs)))
     with open(play, 'w') as f:
         f.write(TIMED_PLAY % fields)
     try:
@@ -123,7 +124,7 @@ def ansible_task(module, args, netns, vars_file=None, again=False):
     if again:
         warm = sorted((t[4 + 2 * i] - t[3 + 2 * i]) - (t[3 + 2 * i] - t[2 + 2 * i]) for i in range(pairs))
         own = (own, warm[len(warm) // 2])
-        assert got['r2']['changed'] is False and got['r2']['requests'] == 0, got['r2']
+        assert all(r['changed'] is False and r['requests'] == 0 for r in got['again']), got['again']
     return own, wall, got['r']
 
 

@@ -308,8 +308,10 @@ def _pieces(text, known, line_known):
     (Service, [Server])) for the services whose -A line and real servers' lines
     are, as a block, exactly those of a service in `known` (restore_blocks()):
     the file cut at its -A lines, each piece compared whole in C. A piece that
-    is not such a block is parsed line by line, the known lines of the service
-    its -A line names put in `line_known` first, to be looked up."""
+    is not such a block is parsed line by line, with the known lines of the
+    service whose spec its -A line starts with added to `line_known` first, to
+    be looked up (there, or in any later piece: a line says what it says
+    wherever it stands)."""
     if not known:
         yield 1, text.splitlines(), None
         return
@@ -645,7 +647,7 @@ def parse_rules(text, table_only=False, known=None):
     `known` (restore_blocks()) gives the objects of lines seen before."""
     table = []
     index = {}          # service key -> its place in table
-    listed = []         # the keys of the real servers of each service in table
+    listed = []         # the keys of the real servers of each service in table (None: not made yet)
     keys, reals, weights = {}, {}, {}
     timeouts, daemons, stopped, clear, zero = None, [], [], False, False
     looked_up, parsed = set(), set()
@@ -733,6 +735,7 @@ def _add_service(table, index, listed, svc):
 def _add_block(table, index, listed, svc, servers):
     """A service with its real servers, all of them distinct (a block of restore_blocks())."""
     _add_service(table, index, listed, svc)
+    # Copied: `servers` may be the current table's own list, and a later line may add to this one.
     table[-1][1].extend(servers)
     listed[-1] = None       # their keys, made only if another line names the service
 

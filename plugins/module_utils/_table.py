@@ -88,8 +88,8 @@ class Desired:
         self.lookup_table = None
 
     def plans_from(self, table):
-        """Name the reading of the table the plan starts from: services found whole
-        among the lines of another reading are compared like any other."""
+        """Name the reading of the table the plan starts from: services whose lines
+        were all found among another reading's are compared like any other."""
         if self.lookup_table is not None and self.lookup_table is not table:
             for spec in self.specs:
                 spec.looked_up = False
@@ -215,7 +215,7 @@ def from_rules(text, current=None):
     `current`, the table as it is ([(Service, [Server])]), spares the lines that
     say what it already has from being parsed: they are looked up among its own
     (_save.restore_blocks()), and the plan from that reading keeps the services
-    found whole as they are."""
+    whose lines were all found there as they are."""
     known = _save.restore_blocks(current) if current else None
     try:
         rules = _save.parse_rules(text, known=known)

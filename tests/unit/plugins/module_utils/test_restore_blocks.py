@@ -164,8 +164,9 @@ def within_services(lines, change):
 def mutations(text, rnd):
     """The file, and the file changed the ways a re-run meets it: weights,
     lines gone, duplicated, moved, a real server before its service, -C late;
-    and written in ways that keep a service's lines from reading as one block
-    (line ends, blank lines, comments, real servers in another order or apart)."""
+    real servers in the kernel's order; and written in ways that keep a
+    service's lines from reading as one block (line ends, blank lines,
+    comments, a real server's line after another service's -A line)."""
     lines = text.splitlines()
     variants = [lines]
     variants.append([line.replace('-w 1', '-w 4') if rnd.random() < 0.3 else line for line in lines])
@@ -305,3 +306,60 @@ def test_the_lookup_is_used_for_what_the_table_has(monkeypatch, sort):
     _save.parse_rules(text, known=known)
     assert calls.count('_add_block') == len(whole)
     assert 0 < len(calls) - len(whole) <= 2 * (lines - known_lines(known))   # only the lines it does not know
+
+
+def small_table():
+    """Three services that read back whole, the last one a mark's."""
+    return [(SVC, [make_server('10.0.0.1', 80, forward='dr'), make_server('10.0.0.2', 8080, forward='masq', weight=3)]),
+            (SVC._replace(vip='192.0.2.2'), []),
+            (make_service('ipv4', fwmark=7, scheduler='rr'), [make_server('10.0.0.3', 443, forward='dr')])]
+
+
+def counted(monkeypatch):
+    calls = []
+    for name in ('_parse_service', '_parse_server', '_fast_server', '_add_block'):
+        real = getattr(_save, name)
+        monkeypatch.setattr(_save, name, lambda *a, _real=real, _name=name: calls.append(_name) or _real(*a))
+    return calls
+
+
+@pytest.mark.parametrize('ending', ['\n', ''])
+def test_every_service_of_a_saved_table_is_taken_whole_the_last_one_too(monkeypatch, ending):
+    table = small_table()
+    text = _save.emit(table, sort=False, thresholds=True)[:-1] + ending
+    calls = counted(monkeypatch)
+    rules = _save.parse_rules(text, known=_save.restore_blocks(table))
+    assert calls == ['_add_block'] * 3
+    assert rules.looked_up == set(svc.key for svc, _servers in table)
+    assert _same(table_of(rules), table_of(parsed(text)))
+
+
+@pytest.mark.parametrize('written', [
+    lambda text: text.replace('\n', '\r\n'),
+    lambda text: text.replace('-g -w 1\n', '-g -w 1\n# moved on 1 May\n'),
+    lambda text: text.replace('\n-A ', '\n\n-A '),
+])
+def test_a_service_whose_lines_are_not_one_block_is_still_looked_up_line_by_line(monkeypatch, written):
+    table = small_table()
+    text = written(_save.emit(table, sort=False, thresholds=True))
+    calls = counted(monkeypatch)
+    rules = _save.parse_rules(text, known=_save.restore_blocks(table))
+    assert '_parse_service' not in calls and '_parse_server' not in calls and '_fast_server' not in calls, calls
+    assert rules.looked_up == set(svc.key for svc, _servers in table)
+    assert calls.count('_add_block') < 3
+    assert _same(table_of(rules), table_of(parsed(text)))
+
+
+def test_a_later_line_for_a_service_taken_whole_adds_to_the_file_not_to_the_table():
+    """The real servers of a service taken whole are the current table's: a line
+    further down that names one more must add it to the file's list, and the
+    plan must send it."""
+    table = small_table()
+    before = [(svc, list(servers)) for svc, servers in table]
+    text = _save.emit(table, sort=False, thresholds=True) + '-a -t 192.0.2.1:80 -r 10.0.0.9:80 -m -w 1\n'
+    rules = _save.parse_rules(text, known=_save.restore_blocks(table))
+    assert [len(servers) for _svc, servers in rules.table] == [3, 0, 1]
+    assert table == before and SVC.key not in rules.looked_up
+    counts, requests, _after = plan_of(text, table, True, False)
+    assert counts['servers_added'] == 1 and len(requests) == 1
+    assert table == before
