@@ -74,6 +74,13 @@ def assert_each_line_parses_to_its_object(table):
     return known
 
 
+def only_entry(table):
+    """The one entry of restore_blocks() of a one-service table."""
+    entries = list(_save.restore_blocks(table).values())
+    assert len(entries) == 1
+    return entries[0]
+
+
 def known_lines(known):
     return sum((entry[0] is not None) + len([line for line in entry[3] if line is not None]) for entry in known.values())
 
@@ -116,7 +123,7 @@ FWM = make_service('ipv6', fwmark=9, scheduler='rr')
     (FWM._replace(flags=F_PERSISTENT, timeout=60, netmask='0'), False),
 ])
 def test_services_known_and_not(svc, known):
-    (head, _svc, _servers, _lines), = _save.restore_blocks([(svc, [])]).values()
+    head = only_entry([(svc, [])])[0]
     assert (head is not None) is known
     assert_each_line_parses_to_its_object([(svc, [])])
 
@@ -137,14 +144,14 @@ def test_services_known_and_not(svc, known):
     (make_server('10.0.0.1', 80, forward='masq')._replace(weight=-1), False),
 ])
 def test_real_servers_known_and_not(srv, known):
-    (_head, _svc, _servers, lines), = _save.restore_blocks([(SVC, [srv])]).values()
+    lines = only_entry([(SVC, [srv])])[3]
     assert (lines[0] is not None) is known
     assert_each_line_parses_to_its_object([(SVC, [srv])])
 
 
 def test_a_mark_keeps_its_servers_ports():
     srv = make_server('10.0.0.1', 8080, forward='dr')
-    (_head, _svc, _servers, lines), = _save.restore_blocks([(make_service('ipv4', fwmark=9, scheduler='rr'), [srv])]).values()
+    lines = only_entry([(make_service('ipv4', fwmark=9, scheduler='rr'), [srv])])[3]
     assert lines[0] is not None
 
 
