@@ -18,6 +18,7 @@ from __future__ import absolute_import, division, print_function
 
 import collections
 import functools
+import operator
 import re
 import shlex
 import socket
@@ -235,6 +236,9 @@ def emit_restore(table, timeouts=None, daemons=()):
 # ---------------------------------------------------------------- lines read back without parsing
 
 _NO_COUNTS = (0, 0, 0, None, None)
+_ONLY_NO_COUNTS = {_NO_COUNTS}
+_COUNTS_OF = operator.itemgetter(slice(10, None))     # a Server's counters, s[10:]
+_IPV4_HOST = DEFAULT_NETMASK['ipv4']
 
 
 def _service_reads_back(svc):
@@ -279,10 +283,18 @@ def restore_blocks(table):
     service's lines that say what it has are looked up instead of parsed: a
     file saved from the table it is applied to again is mostly such."""
     known = {}
-    ipv4, switch, nothing = 'ipv4', FORWARD_SWITCH, _NO_COUNTS
+    ipv4, switch, nothing, services = 'ipv4', FORWARD_SWITCH, _NO_COUNTS, SERVICE_SWITCH
     for svc, servers in table:
         key = svc[:5]
-        spec = service_spec(svc)
+        family, protocol, vip, vport, fwmark, scheduler, flags, timeout, netmask, pe = svc[:10]
+        if family == ipv4 and vport and not (flags or timeout or pe or fwmark) and netmask == _IPV4_HOST:
+            # The common service (IPv4 address and port, no persistence or flags), which
+            # reads back as it is: service_spec(), service_rule() and _service_reads_back() inlined.
+            spec = '%s %s:%d' % (services[protocol], vip, vport)
+            head_line = '-A %s -s %s' % (spec, scheduler)
+        else:
+            spec = service_spec(svc)
+            head_line = service_rule(svc, spec) if _service_reads_back(svc) else None
         head = '-a %s -r ' % spec
         port = None if key[4] else key[3]     # what DR needs (a mark's servers keep their own)
         if key[0] == ipv4:
@@ -297,9 +309,10 @@ def restore_blocks(table):
             lines = [server_rule_full(spec, s) if _server_reads_back(key, s) else None for s in servers]
         if svc[10] is not None or svc[11] is not None:
             svc = svc._replace(stats=None, rates=None)
-        if any(s[10:] != nothing for s in servers):
+        counts = set(map(_COUNTS_OF, servers))
+        if counts and counts != _ONLY_NO_COUNTS:
             servers = [s if s[10:] == nothing else tuple.__new__(Server, s[:10] + nothing) for s in servers]
-        known[spec] = (service_rule(svc, spec) if _service_reads_back(svc) else None, svc, servers, lines)
+        known[spec] = (head_line, svc, servers, lines)
     return known
 
 
@@ -338,6 +351,12 @@ def _pieces(text, known, line_known):
                 mine = lines[1:]
                 if mine == their:
                     yield lineno, None, (svc, servers)
+                    lineno += len(lines)
+                    continue
+                if mine == their[::-1]:
+                    # A file applied in its order (ipvsadm -R, or this module): the kernel lists
+                    # the real server added last first.
+                    yield lineno, None, (svc, servers[::-1])
                     lineno += len(lines)
                     continue
                 if None not in their and len(mine) == len(their) and sorted(mine) == sorted(their):

@@ -62,6 +62,10 @@ def assert_each_line_parses_to_its_object(table):
     known = _save.restore_blocks(table)
     for spec, (head, obj, servers, lines) in known.items():
         assert spec == _save.service_spec(obj)
+        # The inlined common cases render what the general functions do.
+        assert head == (_save.service_rule(obj, spec) if _save._service_reads_back(obj) else None)
+        assert lines == [_save.server_rule_full(spec, srv) if _save._server_reads_back(obj.key, srv) else None
+                         for srv in servers]
         if head is not None:
             (svc, _servers), = _save.parse_rules(head + '\n').table
             assert _same(svc, obj), (head, svc, obj)
@@ -338,6 +342,22 @@ def test_every_service_of_a_saved_table_is_taken_whole_the_last_one_too(monkeypa
     rules = _save.parse_rules(text, known=_save.restore_blocks(table))
     assert calls == ['_add_block'] * 3
     assert rules.looked_up == set(svc.key for svc, _servers in table)
+    assert _same(table_of(rules), table_of(parsed(text)))
+
+
+@pytest.mark.parametrize('order', [
+    [1, 2, 3, 4],       # the kernel's
+    [4, 3, 2, 1],       # the order they were added in (ipvsadm -R, this module)
+    [2, 4, 1, 3],
+])
+def test_a_block_is_taken_whole_in_any_order_of_its_lines_and_keeps_the_files(monkeypatch, order):
+    table = [(SVC, [make_server('10.0.0.%d' % i, 80, forward='dr', weight=i) for i in range(1, 5)])]
+    lines = _save.emit(table, sort=False, thresholds=True).splitlines()
+    text = '\n'.join([lines[0]] + [lines[i] for i in order]) + '\n'
+    calls = counted(monkeypatch)
+    rules = _save.parse_rules(text, known=_save.restore_blocks(table))
+    assert calls == ['_add_block']
+    assert [srv.weight for srv in rules.table[0][1]] == order
     assert _same(table_of(rules), table_of(parsed(text)))
 
 
