@@ -674,10 +674,9 @@ def parse_rules(text, table_only=False, known=None):
     for first, lines, block in _pieces(text, known, line_known):
         if block is not None:
             try:
-                _add_block(table, index, listed, *block)
+                looked_up.add(_add_block(table, index, listed, *block))
             except RulesError as e:
                 raise RulesError("line %d: %s" % (first, e))
-            looked_up.add(block[0].key)
             continue
         for lineno, raw in enumerate(lines, first):
             line = raw.strip()
@@ -743,20 +742,24 @@ def parse_rules(text, table_only=False, known=None):
     return Rules(table, timeouts, daemons, stopped, clear, zero, looked_up - parsed)
 
 
-def _add_service(table, index, listed, svc):
-    if svc.key in index:
-        raise RulesError("%s is defined twice" % service_text(svc.key))
-    index[svc.key] = len(table)
+def _add_service(table, index, listed, svc, list_servers=True):
+    key = svc[:5]   # svc.key, without a property call: a table has thousands of services
+    if key in index:
+        raise RulesError("%s is defined twice" % service_text(key))
+    index[key] = len(table)
     table.append((svc, []))
-    listed.append(set())
+    listed.append(set() if list_servers else None)
+    return key
 
 
 def _add_block(table, index, listed, svc, servers):
-    """A service with its real servers, all of them distinct (a block of restore_blocks())."""
-    _add_service(table, index, listed, svc)
+    """A service with its real servers, all of them distinct (a block of
+    restore_blocks()); returns its key."""
+    # The real servers' keys are made only if another line names the service.
+    key = _add_service(table, index, listed, svc, list_servers=False)
     # Copied: `servers` may be the current table's own list, and a later line may add to this one.
     table[-1][1].extend(servers)
-    listed[-1] = None       # their keys, made only if another line names the service
+    return key
 
 
 def _add_server(table, index, listed, key, srv, srv_key=None):
