@@ -14,7 +14,8 @@ For each size N (N services x M real servers) it measures, in one run:
   removed; the task's own time is its time less that of a trivial ipvs_info task just
   before it in the same run (Ansible's fixed cost of a task), both timed between tasks
   (for the src apply, re-run and 1% change, also the pair three times more once both
-  modules' payloads are built, the table put back before each: the median);
+  modules' payloads are built, the median; for the apply and the change, the table is
+  put back before each pair, outside its timing);
   the number of write requests each run sent comes from the result;
 - the same module runs in-process (module.main() with its arguments), without Ansible;
 - ipvs_info gather=services through Ansible (own time) and in-process;
@@ -78,7 +79,9 @@ TIMED_PLAY = """- hosts: localhost
 # The same pair again: both modules' payloads are built by then (Ansible builds a
 # module's AnsiballZ payload once per run, at its first task: 17-28 s each in the VM,
 # BENCHMARKS.md).
-AGAIN = """%(reset)s    - lvs.ipvs.ipvs_info: {gather: [info], netns: %(netns)s}
+# Each pair has its own start: a task that puts the table back (`reset`) may come before it.
+AGAIN = """%(reset)s    - ansible.builtin.set_fact: {_t%(s)d: "{{ now().timestamp() }}"}
+    - lvs.ipvs.ipvs_info: {gather: [info], netns: %(netns)s}
     - ansible.builtin.set_fact: {_t%(a)d: "{{ now().timestamp() }}"}
     - lvs.ipvs.%(module)s: %(args)s
       register: _r%(b)d
@@ -93,11 +96,11 @@ def ansible_task(module, args, netns, vars_file=None, again=False, reset=None):
     same run (Ansible's fixed cost of a task), both measured by the controller's clock between
     tasks, so the controller's start-up (a minute in the emulated VM, and noisy) is left out.
     Each of the two is the first task of its module in the run, so each pays for building that
-    module's payload. With `again` (for a task that changes nothing), the pair runs AGAIN_PAIRS
+    module's payload. With `again`, the pair runs AGAIN_PAIRS
     times more and the own time is a pair (first, again): again, the median of those, without the
     payloads' build, as every later task of that module in the run. `reset` (a dict of
-    ipvs_table arguments) puts the table back before each of those pairs, for a task that
-    changes it: each then sends what the first one sent.
+    ipvs_table arguments) puts the table back before each of those pairs (outside its timing),
+    for a task that changes it: each then sends what the first one sent.
     `args` is a dict, or the text of the task's arguments."""
     fd, play = tempfile.mkstemp(suffix='.yml', prefix='bench-play-')
     os.close(fd)
@@ -106,9 +109,10 @@ def ansible_task(module, args, netns, vars_file=None, again=False, reset=None):
                   args=args if isinstance(args, str) else json.dumps(args), out=out)
     pairs = AGAIN_PAIRS if again else 0
     fields['reset'] = '    - lvs.ipvs.ipvs_table: %s\n' % json.dumps(reset) if reset else ''
-    fields.update(again=''.join(AGAIN % dict(fields, a=3 + 2 * i, b=4 + 2 * i) for i in range(pairs)),
-                  more=''.join(', _t%d' % i for i in range(3, 3 + 2 * pairs)),
-                  rs=', '.join('_r%d' % (4 + 2 * i) for i in range(pairs)))
+    # Pair i's timestamps: _t(3+3i) before its ipvs_info, _t(4+3i) between the two, _t(5+3i) after.
+    fields.update(again=''.join(AGAIN % dict(fields, s=3 + 3 * i, a=4 + 3 * i, b=5 + 3 * i) for i in range(pairs)),
+                  more=''.join(', _t%d' % i for i in range(3, 3 + 3 * pairs)),
+                  rs=', '.join('_r%d' % (5 + 3 * i) for i in range(pairs)))
     with open(play, 'w') as f:
         f.write(TIMED_PLAY % fields)
     try:
@@ -126,7 +130,7 @@ def ansible_task(module, args, netns, vars_file=None, again=False, reset=None):
     t = got['t']
     own = (t[2] - t[1]) - (t[1] - t[0])
     if again:
-        warm = sorted((t[4 + 2 * i] - t[3 + 2 * i]) - (t[3 + 2 * i] - t[2 + 2 * i]) for i in range(pairs))
+        warm = sorted((t[5 + 3 * i] - t[4 + 3 * i]) - (t[4 + 3 * i] - t[3 + 3 * i]) for i in range(pairs))
         own = (own, warm[len(warm) // 2])
         first = got['r']
         assert all(r['changed'] is first['changed'] and r['requests'] == first['requests']
