@@ -283,14 +283,15 @@ def restore_blocks(table):
     service's lines that say what it has are looked up instead of parsed: a
     file saved from the table it is applied to again is mostly such."""
     known = {}
-    ipv4, switch, nothing, services = 'ipv4', FORWARD_SWITCH, _NO_COUNTS, SERVICE_SWITCH
+    ipv4, switch, nothing, service_switch = 'ipv4', FORWARD_SWITCH, _NO_COUNTS, SERVICE_SWITCH
     for svc, servers in table:
         key = svc[:5]
         family, protocol, vip, vport, fwmark, scheduler, flags, timeout, netmask, pe = svc[:10]
         if family == ipv4 and vport and not (flags or timeout or pe or fwmark) and netmask == _IPV4_HOST:
-            # The common service (IPv4 address and port, no persistence or flags), which
-            # reads back as it is: service_spec(), service_rule() and _service_reads_back() inlined.
-            spec = '%s %s:%d' % (services[protocol], vip, vport)
+            # The common service (IPv4 address and port; no flags, persistence timeout, PE or
+            # netmask), whose -A line reads back as it is: service_spec(), service_rule() and
+            # _service_reads_back() inlined, for thousands of services.
+            spec = '%s %s:%d' % (service_switch[protocol], vip, vport)
             head_line = '-A %s -s %s' % (spec, scheduler)
         else:
             spec = service_spec(svc)
@@ -354,8 +355,9 @@ def _pieces(text, known, line_known):
                     lineno += len(lines)
                     continue
                 if mine == their[::-1]:
-                    # A file applied in its order (ipvsadm -R, or this module): the kernel lists
-                    # the real server added last first.
+                    # A table made from a file in the file's order (ipvsadm -R, this module) lists
+                    # it backwards. What the sorted comparison below would find, without sorting:
+                    # the known lines are distinct (one real server each).
                     yield lineno, None, (svc, servers[::-1])
                     lineno += len(lines)
                     continue

@@ -350,10 +350,13 @@ def test_every_service_of_a_saved_table_is_taken_whole_the_last_one_too(monkeypa
     [4, 3, 2, 1],       # the order they were added in (ipvsadm -R, this module)
     [2, 4, 1, 3],
 ])
-def test_a_block_is_taken_whole_in_any_order_of_its_lines_and_keeps_the_files(monkeypatch, order):
+def test_a_block_is_taken_whole_in_any_order_of_its_lines_in_the_files_order(monkeypatch, order):
     table = [(SVC, [make_server('10.0.0.%d' % i, 80, forward='dr', weight=i) for i in range(1, 5)])]
     lines = _save.emit(table, sort=False, thresholds=True).splitlines()
     text = '\n'.join([lines[0]] + [lines[i] for i in order]) + '\n'
+    if order in ([1, 2, 3, 4], [4, 3, 2, 1]):
+        # Compared as they come, or backwards: never sorted.
+        monkeypatch.setattr(_save, 'sorted', lambda *a, **k: pytest.fail('sorted'), raising=False)
     calls = counted(monkeypatch)
     rules = _save.parse_rules(text, known=_save.restore_blocks(table))
     assert calls == ['_add_block']
@@ -377,13 +380,15 @@ def test_a_service_whose_lines_are_not_one_block_is_still_looked_up_line_by_line
     assert _same(table_of(rules), table_of(parsed(text)))
 
 
-def test_a_later_line_for_a_service_taken_whole_adds_to_the_file_not_to_the_table():
+@pytest.mark.parametrize('backwards', [False, True])
+def test_a_later_line_for_a_service_taken_whole_adds_to_the_file_not_to_the_table(backwards):
     """The real servers of a service taken whole are the current table's: a line
     further down that names one more must add it to the file's list, and the
     plan must send it."""
     table = small_table()
     before = [(svc, list(servers)) for svc, servers in table]
-    text = _save.emit(table, sort=False, thresholds=True) + '-a -t 192.0.2.1:80 -r 10.0.0.9:80 -m -w 1\n'
+    written = [(svc, servers[::-1]) for svc, servers in table] if backwards else table
+    text = _save.emit(written, sort=False, thresholds=True) + '-a -t 192.0.2.1:80 -r 10.0.0.9:80 -m -w 1\n'
     rules = _save.parse_rules(text, known=_save.restore_blocks(table))
     assert [len(servers) for _svc, servers in rules.table] == [3, 0, 1]
     assert table == before and SVC.key not in rules.looked_up
