@@ -14,8 +14,8 @@ For each size N (N services x M real servers) it measures, in one run:
   removed; the task's own time is its time less that of a trivial ipvs_info task just
   before it in the same run (Ansible's fixed cost of a task), both timed between tasks
   (for the src apply, re-run and 1% change, also the pair three times more once both
-  modules' payloads are built, the median; for the apply and the change, the table is
-  put back before each pair, outside its timing);
+  modules' payloads are built, the median; the apply goes to a new namespace each time,
+  and before each change the table is put back, outside its timing);
   the number of write requests each run sent comes from the result;
 - the same module runs in-process (module.main() with its arguments), without Ansible;
 - ipvs_info gather=services through Ansible (own time) and in-process;
@@ -90,7 +90,7 @@ AGAIN = """%(reset)s    - ansible.builtin.set_fact: {_t%(s)d: "{{ now().timestam
 AGAIN_PAIRS = 3     # the VM's speed drifts by tens of percent within minutes: the median of three
 
 
-def ansible_task(module, args, netns, vars_file=None, again=False, reset=None):
+def ansible_task(module, args, netns, vars_file=None, again=False, reset=None, again_args=None):
     """(own time, wall time, result) of one lvs.ipvs.<module> task in an ansible-playbook run:
     its own time is the task's time less that of a trivial ipvs_info task just before it in the
     same run (Ansible's fixed cost of a task), both measured by the controller's clock between
@@ -100,7 +100,10 @@ def ansible_task(module, args, netns, vars_file=None, again=False, reset=None):
     times more and the own time is a pair (first, again): again, the median of those, without the
     payloads' build, as every later task of that module in the run. `reset` (a dict of
     ipvs_table arguments) puts the table back before each of those pairs (outside its timing),
-    for a task that changes it: each then sends what the first one sent.
+    for a task that changes it: each then sends what the first one sent. `again_args` gives
+    each of those pairs its own arguments instead (an apply into an empty table goes to a new
+    namespace each time: a namespace's IPVS emptied moments ago takes new real servers at half
+    the speed or less, for ipvsadm -R too, BENCHMARKS.md).
     `args` is a dict, or the text of the task's arguments."""
     fd, play = tempfile.mkstemp(suffix='.yml', prefix='bench-play-')
     os.close(fd)
@@ -110,7 +113,9 @@ def ansible_task(module, args, netns, vars_file=None, again=False, reset=None):
     pairs = AGAIN_PAIRS if again else 0
     fields['reset'] = '    - lvs.ipvs.ipvs_table: %s\n' % json.dumps(reset) if reset else ''
     # Pair i's timestamps: _t(3+3i) before its ipvs_info, _t(4+3i) between the two, _t(5+3i) after.
-    fields.update(again=''.join(AGAIN % dict(fields, s=3 + 3 * i, a=4 + 3 * i, b=5 + 3 * i) for i in range(pairs)),
+    each = [json.dumps(a) for a in again_args] if again_args else [fields['args']] * pairs
+    fields.update(again=''.join(AGAIN % dict(fields, s=3 + 3 * i, a=4 + 3 * i, b=5 + 3 * i, args=each[i])
+                                for i in range(pairs)),
                   more=''.join(', _t%d' % i for i in range(3, 3 + 3 * pairs)),
                   rs=', '.join('_r%d' % (5 + 3 * i) for i in range(pairs)))
     with open(play, 'w') as f:
@@ -244,8 +249,12 @@ class Run:
 
         # ipvs_table from the ipvsadm file, through Ansible.
         ns = ns_add(NS_PREFIX + 'src')
+        fresh = [ns_add(NS_PREFIX + 'src-again%d' % i) for i in range(AGAIN_PAIRS)]
         (dt, warm), wall, res = ansible_task('ipvs_table', dict(src=path, netns=ns), ns, again=True,
-                                             reset=dict(state='flushed', netns=ns))
+                                             again_args=[dict(src=path, netns=f) for f in fresh])
+        for f in fresh:
+            self.check(f, rules, 'ipvs_table src, again')
+            ns_del(f)
         self.check(ns, rules, 'ipvs_table src')
         self.row(size, 'ipvs_table src, apply into empty (own time)', dt, t_r, '-R',
                  'wall %.1f s, %d requests' % (wall, res['requests']))
