@@ -936,7 +936,7 @@ class IpvsClient:
         """[(Service, [Server])] for the whole namespace, in kernel order;
         services deleted while it is read are left out."""
         services = self.services(with_stats)
-        keys = [s[:5] for s in services]    # s.key, without a property call each
+        keys = [s.key for s in services]
         dests = self.servers_of(keys, with_stats)
         return [(s, dests[k]) for s, k in zip(services, keys) if k in dests]
 

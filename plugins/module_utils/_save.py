@@ -285,7 +285,7 @@ def restore_blocks(table):
     known = {}
     ipv4, switch, nothing, service_switch = 'ipv4', FORWARD_SWITCH, _NO_COUNTS, SERVICE_SWITCH
     for svc, servers in table:
-        key = svc[:5]
+        key = svc.key
         family, protocol, vip, vport, fwmark, scheduler, flags, timeout, netmask, pe = svc[:10]
         if family == ipv4 and vport and not (flags or timeout or pe or fwmark) and netmask == _IPV4_HOST:
             # The common service (IPv4 address and port; no flags, persistence timeout, PE or
@@ -745,7 +745,7 @@ def parse_rules(text, table_only=False, known=None):
 
 
 def _add_service(table, index, listed, svc, list_servers=True):
-    key = svc[:5]   # svc.key, without a property call: a table has thousands of services
+    key = svc.key
     if key in index:
         raise RulesError("%s is defined twice" % service_text(key))
     index[key] = len(table)

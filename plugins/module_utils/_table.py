@@ -142,7 +142,7 @@ class RulesSpec:
     __slots__ = ('key', 'state', 'svc', 'servers', 'laddrs', 'looked_up')
 
     def __init__(self, svc, servers, looked_up=False):
-        self.key = svc[:5]      # svc.key, without a property call: thousands of services
+        self.key = svc.key
         self.svc = svc
         self.servers = servers
         self.state = 'present'
@@ -222,7 +222,7 @@ def from_rules(text, current=None):
     except _save.RulesError as e:
         raise OptionError("src: %s" % e)
     looked_up = rules.looked_up
-    specs = [RulesSpec(svc, servers, svc[:5] in looked_up) for svc, servers in rules.table]
+    specs = [RulesSpec(svc, servers, svc.key in looked_up) for svc, servers in rules.table]
     timeouts = {}
     if rules.timeouts is not None:
         timeouts = dict((k, v) for k, v in rules.timeouts._asdict().items() if v)

@@ -518,7 +518,7 @@ def read_current(client, desired, with_stats, purge, table=None):
     if table is None:
         table = client.table(with_stats=with_stats)
     desired.plans_from(table)
-    current = dict((svc[:5], (svc, servers)) for svc, servers in table)     # svc[:5]: svc.key
+    current = dict((svc.key, (svc, servers)) for svc, servers in table)
     wanted = [s.key for s in desired.specs if s.laddrs is not None]
     if wanted and not client.supports_laddr:
         raise IpvsError(NO_LADDR)
