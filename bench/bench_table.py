@@ -87,18 +87,20 @@ AGAIN = """%(reset)s    - ansible.builtin.set_fact: {_t%(s)d: "{{ now().timestam
       register: _r%(b)d
     - ansible.builtin.set_fact: {_t%(b)d: "{{ now().timestamp() }}"}
 """
-AGAIN_PAIRS = 3     # the VM's speed drifts by tens of percent within minutes: the median of three
+# The VM's speed drifts by tens of percent within minutes: the median of several pairs.
+AGAIN_PAIRS = 3
+RERUN_PAIRS = 5     # the re-run's own time is a few seconds, the difference of two 10-25 s tasks
 
 
-def ansible_task(module, args, netns, vars_file=None, again=False, reset=None, again_args=None):
+def ansible_task(module, args, netns, vars_file=None, again=0, reset=None, again_args=None):
     """(own time, wall time, result) of one lvs.ipvs.<module> task in an ansible-playbook run:
     its own time is the task's time less that of a trivial ipvs_info task just before it in the
     same run (Ansible's fixed cost of a task), both measured by the controller's clock between
     tasks, so the controller's start-up (a minute in the emulated VM, and noisy) is left out.
     Each of the two is the first task of its module in the run, so each pays for building that
-    module's payload. With `again`, the pair runs AGAIN_PAIRS
-    times more and the own time is a pair (first, again): again, the median of those, without the
-    payloads' build, as every later task of that module in the run. `reset` (a dict of
+    module's payload. With `again` (a number of pairs), the pair runs that many
+    times more and the own time is (first, median, [each]): the median of those and each of them,
+    without the payloads' build, as every later task of that module in the run. `reset` (a dict of
     ipvs_table arguments) puts the table back before each of those pairs (outside its timing),
     for a task that changes it: each then sends what the first one sent. `again_args` gives
     each of those pairs its own arguments instead (an apply into an empty table goes to a new
@@ -110,7 +112,7 @@ def ansible_task(module, args, netns, vars_file=None, again=False, reset=None, a
     out = play + '.json'
     fields = dict(vars_files=json.dumps([vars_file] if vars_file else []), netns=netns, module=module,
                   args=args if isinstance(args, str) else json.dumps(args), out=out)
-    pairs = AGAIN_PAIRS if again else 0
+    pairs = again
     fields['reset'] = '    - lvs.ipvs.ipvs_table: %s\n' % json.dumps(reset) if reset else ''
     # Pair i's timestamps: _t(3+3i) before its ipvs_info, _t(4+3i) between the two, _t(5+3i) after.
     each = [json.dumps(a) for a in again_args] if again_args else [fields['args']] * pairs
@@ -135,8 +137,8 @@ def ansible_task(module, args, netns, vars_file=None, again=False, reset=None, a
     t = got['t']
     own = (t[2] - t[1]) - (t[1] - t[0])
     if again:
-        warm = sorted((t[5 + 3 * i] - t[4 + 3 * i]) - (t[4 + 3 * i] - t[3 + 3 * i]) for i in range(pairs))
-        own = (own, warm[len(warm) // 2])
+        each = [(t[5 + 3 * i] - t[4 + 3 * i]) - (t[4 + 3 * i] - t[3 + 3 * i]) for i in range(pairs)]
+        own = (own, sorted(each)[len(each) // 2], each)
         first = got['r']
         assert all(r['changed'] is first['changed'] and r['requests'] == first['requests']
                    for r in got['again']), (first, got['again'])
@@ -185,6 +187,10 @@ def in_process(module, args, split=False):
     return dt, result
 
 
+def spread(seconds):
+    return 'each pair: ' + ' / '.join('%.1f' % x for x in seconds)
+
+
 def services_of(table):
     return [dict(vip=svc.vip, vport=svc.vport, scheduler=svc.scheduler,
                  servers=[dict(rip=s.rip, rport=s.rport, forward=s.forward, weight=s.weight) for s in servers])
@@ -229,10 +235,12 @@ class Run:
         ns = ns_add(NS_PREFIX + 'adm')
         with open(path) as f:
             t_r = in_ns(ns, ['ipvsadm', '-R'], stdin=f)[0]
-        t_s = min(in_ns(ns, ['ipvsadm', '-Sn'])[0] for _i in range(3))
+        saves = sorted(in_ns(ns, ['ipvsadm', '-Sn'])[0] for _i in range(5))
+        # Ratios are to the fastest: the module's rows are medians, so they are conservative.
+        t_s, t_s_median = saves[0], saves[2]
         ns_del(ns)
         self.row(size, 'ipvsadm -R < rules', t_r)
-        self.row(size, 'ipvsadm -Sn', t_s)
+        self.row(size, 'ipvsadm -Sn (the fastest of 5)', t_s, note='median %.2f s' % t_s_median)
 
         # The kernel-only floor: prebuilt requests, batched, nothing else.
         ns = ns_add(NS_PREFIX + 'floor')
@@ -250,38 +258,38 @@ class Run:
         # ipvs_table from the ipvsadm file, through Ansible.
         ns = ns_add(NS_PREFIX + 'src')
         fresh = [ns_add(NS_PREFIX + 'src-again%d' % i) for i in range(AGAIN_PAIRS)]
-        (dt, warm), wall, res = ansible_task('ipvs_table', dict(src=path, netns=ns), ns, again=True,
-                                             again_args=[dict(src=path, netns=f) for f in fresh])
+        (dt, warm, each), wall, res = ansible_task('ipvs_table', dict(src=path, netns=ns), ns, again=AGAIN_PAIRS,
+                                                   again_args=[dict(src=path, netns=f) for f in fresh])
         for f in fresh:
             self.check(f, rules, 'ipvs_table src, again')
             ns_del(f)
         self.check(ns, rules, 'ipvs_table src')
         self.row(size, 'ipvs_table src, apply into empty (own time)', dt, t_r, '-R',
                  'wall %.1f s, %d requests' % (wall, res['requests']))
-        self.row(size, "ipvs_table src, apply into empty, own time once the payloads are built (median of 3)",
-                 warm, t_r, '-R')
-        (dt, warm), wall, res = ansible_task('ipvs_table', dict(src=path, netns=ns), ns, again=True)
+        self.row(size, "ipvs_table src, apply into empty, own time once the payloads are built (median of %d)"
+                 % AGAIN_PAIRS, warm, t_r, '-R', spread(each))
+        (dt, warm, each), wall, res = ansible_task('ipvs_table', dict(src=path, netns=ns), ns, again=RERUN_PAIRS)
         assert res['changed'] is False and res['requests'] == 0, res
         self.row(size, 'ipvs_table src, re-run, nothing to change (own time)', dt, t_s, '-Sn',
                  'wall %.1f s, changed=false, 0 requests' % wall)
-        self.row(size, "ipvs_table src, re-run, own time once the payloads are built (the pair again, median of 3)", warm, t_s,
-                 '-Sn')
+        self.row(size, "ipvs_table src, re-run, own time once the payloads are built (the pair again, median of %d)"
+                 % RERUN_PAIRS, warm, t_s, '-Sn', spread(each) + '; %.2fx the median -Sn' % (warm / t_s_median))
         # 1% of the weights change, 1% of the services go (purge).
         changed = [(svc, [s._replace(weight=9) if (i + j) % 25 == 0 else s for j, s in enumerate(servers)])
                    for i, (svc, servers) in enumerate(table) if i % 100 != 50]
         small = os.path.join(self.work, 'rules-%d-changed' % n)
         with open(small, 'w') as f:
             f.write(_save.emit(changed))
-        (dt, warm), wall, res = ansible_task('ipvs_table', dict(src=small, purge=True, netns=ns), ns, again=True,
-                                             reset=dict(src=path, netns=ns))
+        (dt, warm, each), wall, res = ansible_task('ipvs_table', dict(src=small, purge=True, netns=ns), ns,
+                                                   again=AGAIN_PAIRS, reset=dict(src=path, netns=ns))
         expected = res['servers_changed'] + res['services_removed']
         assert res['requests'] == expected, res
         self.check(ns, _save.emit(changed), 'ipvs_table 1% change')
         self.row(size, 'ipvs_table src, 1% weights + 1% services removed (own time)', dt, t_r, '-R',
                  '%d weights, %d services: %d requests' % (res['servers_changed'], res['services_removed'],
                                                            res['requests']))
-        self.row(size, "ipvs_table src, 1% change, own time once the payloads are built (median of 3)", warm, t_r,
-                 '-R')
+        self.row(size, "ipvs_table src, 1%% change, own time once the payloads are built (median of %d)"
+                 % AGAIN_PAIRS, warm, t_r, '-R', spread(each))
         # ipvs_info over the table, through Ansible and in-process.
         if n <= self.args.ansible_max:
             dt, wall, res = ansible_task('ipvs_info', dict(gather=['services'], netns=ns), ns)
