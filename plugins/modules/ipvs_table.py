@@ -567,10 +567,16 @@ def read_ahead(m, source):
 
 
 def check_export(path, after_table):
-    """The export can be written and restored: checked before the first write."""
+    """The export can be written and restored: checked before the first write,
+    in check mode too (the file is written only after the table is changed)."""
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise OptionError("export: the directory %s does not exist" % directory)
+    if os.path.isdir(path):
+        raise OptionError("export: %s is a directory; give the path of a file" % path)
+    # A read-only filesystem is refused here as well (EROFS).
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise OptionError("export: the directory %s is not writable" % directory)
     for svc, servers in after_table:
         for srv in servers:
             if srv.forward in ('bypass', 'fnat'):
@@ -589,14 +595,19 @@ def write_export(m, path, text):
     if m.check_mode:
         return True
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix='.ipvs_table.', dir=directory)
     try:
-        with os.fdopen(fd, 'w') as f:
-            f.write(text)
-        m.module.atomic_move(tmp, os.path.abspath(path))
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        fd, tmp = tempfile.mkstemp(prefix='.ipvs_table.', dir=directory)
+        try:
+            with os.fdopen(fd, 'w') as f:
+                f.write(text)
+            m.module.atomic_move(tmp, os.path.abspath(path))
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    except Exception as e:  # pylint: disable=broad-except
+        # OSError, or what atomic_move() raises (a plain Exception in ansible-core 2.19). This comes after the
+        # table's changes: raised as IpvsError, the failure reports them (changed, applied).
+        raise IpvsError("export: writing %s failed: %s" % (path, getattr(e, 'strerror', None) or e))
     return True
 
 

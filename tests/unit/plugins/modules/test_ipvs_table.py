@@ -7,6 +7,7 @@ import errno
 import json
 
 import pytest
+from ansible.module_utils.basic import AnsibleModule
 
 from harness import Harness, writes
 
@@ -449,6 +450,56 @@ def test_an_export_ipvsadm_cannot_restore_fails_before_any_change(h, tmp_path):
     result = h.run(ipvs_table, dict(export=str(tmp_path / 'nodir' / 'rules'), services=[dict(vip='10.0.0.1', vport=80)]))
     assert result['failed'] and 'export: the directory' in result['msg'], result
     assert writes(h.fake, n) == [] and not (tmp_path / 'rules').exists()
+
+
+def test_an_export_path_that_cannot_be_written_fails_before_any_change(h, tmp_path, monkeypatch):
+    """Refused before the first write, in check mode as well: the real run would fail after the table changed."""
+    n = len(h.fake.log)
+    services = [dict(vip='10.0.0.1', vport=80, servers=[dict(rip='10.1.0.2', forward='masq')])]
+    (tmp_path / 'adir').mkdir()
+    for check in (True, False):
+        result = h.run(ipvs_table, dict(export=str(tmp_path / 'adir'), services=services), check=check)
+        assert result['failed'] and 'is a directory; give the path of a file' in result['msg'], result
+    # As root, only a read-only filesystem makes access() refuse; it stands in for one here.
+    monkeypatch.setattr(ipvs_table.os, 'access', lambda path, mode: path != str(tmp_path))
+    for check in (True, False):
+        result = h.run(ipvs_table, dict(export=str(tmp_path / 'rules'), services=services), check=check)
+        assert result['failed'] and 'export: the directory %s is not writable' % tmp_path in result['msg'], result
+    assert writes(h.fake, n) == [] and h.fake.table() == []
+
+
+@pytest.mark.parametrize('fault', ['mkstemp', 'atomic_move'])
+def test_an_export_that_fails_after_the_change_says_changed_and_what_was_applied(h, tmp_path, monkeypatch, fault):
+    failing = [True]
+    real_mkstemp, real_move = ipvs_table.tempfile.mkstemp, AnsibleModule.atomic_move
+
+    def mkstemp(*args, **kwargs):
+        if failing[0]:
+            raise OSError(errno.ENOSPC, 'No space left on device')
+        return real_mkstemp(*args, **kwargs)
+
+    def atomic_move(self, *args, **kwargs):
+        if failing[0]:
+            # What ansible-core 2.19's atomic_move() raises when the rename fails.
+            raise Exception("Could not replace 'rules' with '.ipvs_table.x'.")
+        return real_move(self, *args, **kwargs)
+    if fault == 'mkstemp':
+        monkeypatch.setattr(ipvs_table.tempfile, 'mkstemp', mkstemp)
+    else:
+        monkeypatch.setattr(AnsibleModule, 'atomic_move', atomic_move)
+    export = tmp_path / 'rules'
+    services = [dict(vip='10.0.0.1', vport=80, servers=[dict(rip='10.1.0.2', forward='masq')])]
+    result = h.run(ipvs_table, dict(export=str(export), services=services))
+    assert result['failed'] and result['msg'].startswith('export: writing %s failed: ' % export), result
+    assert 'exception' not in result
+    assert result['changed'] is True
+    assert result['applied'] == ['add virtual service TCP 10.0.0.1:80',
+                                 'add real server 10.1.0.2:80 in TCP 10.0.0.1:80'], result
+    assert not export.exists() and [p.name for p in tmp_path.iterdir() if p.name.startswith('.ipvs_table.')] == []
+    # The lock was released: the next run (the table is there now) writes the export.
+    failing[0] = False
+    again = h.run(ipvs_table, dict(export=str(export), services=services))
+    assert not again.get('failed') and again['requests'] == 0 and again['export']['changed'], again
 
 
 def test_check_mode_creates_no_lock_file(h, tmp_path, monkeypatch):
