@@ -116,6 +116,21 @@ def test_round_trip_with_ipvsadm_both_ways_and_export(spaces, tmp_path):
     assert snapshot(restored) == snapshot(mod)
 
 
+def test_an_export_to_a_read_only_filesystem_fails_before_any_change(spaces):
+    """The VM's root filesystem is the host's, read-only: the export could only be written after the change."""
+    if os.access(HERE, os.W_OK):
+        pytest.fail('%s is writable: this test needs the read-only root of the test VM' % HERE, pytrace=False)
+    mod = spaces('mod')
+    mod.restore('-A -t 10.0.0.1:80 -s wrr\n-a -t 10.0.0.1:80 -r 10.1.0.2:80 -m -w 1\n')
+    before = snapshot(mod)
+    args = dict(services=[dict(vip='10.0.0.1', vport=80, servers=[dict(rip='10.1.0.2', weight=5)])],
+                timeouts=dict(tcp=1000), export=os.path.join(HERE, 'export.rules'))
+    for check in (True, False):
+        result = run('table', args, mod, check=check)
+        assert result['failed'] and 'export: the directory %s is not writable' % HERE in result['msg'], result
+        assert not result.get('changed') and snapshot(mod) == before
+
+
 def test_hand_written_restore_file_with_long_options(spaces, tmp_path):
     adm, mod = spaces('adm'), spaces('mod')
     rules = ("# web\n--add-service --tcp-service 10.0.0.1:80 --scheduler wrr -p 60\n"
