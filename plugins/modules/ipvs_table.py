@@ -567,16 +567,10 @@ def read_ahead(m, source):
 
 
 def check_export(path, after_table):
-    """The export can be written and restored: checked before the first write,
-    in check mode too (the file is written only after the table is changed)."""
+    """The export can be restored: checked before the first write."""
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise OptionError("export: the directory %s does not exist" % directory)
-    if os.path.isdir(path):
-        raise OptionError("export: %s is a directory; give the path of a file" % path)
-    # A read-only filesystem is refused here as well (EROFS).
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise OptionError("export: the directory %s is not writable" % directory)
     for svc, servers in after_table:
         for srv in servers:
             if srv.forward in ('bypass', 'fnat'):
@@ -584,17 +578,45 @@ def check_export(path, after_table):
                                   % (srv.text(), svc.text(), srv.forward))
 
 
-def write_export(m, path, text):
-    """(changed) — write `text` to `path` atomically unless it holds it already."""
+def export_holds(path, text):
     try:
         with open(path) as f:
-            if f.read() == text:
-                return False
+            return f.read() == text
     except (IOError, OSError):
-        pass
+        return False
+
+
+def check_writable(path):
+    """The export can be written where it has to be: checked before the first
+    write, in check mode too (the file is written only after the table is changed)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise OptionError("export: %s is a directory; give the path of a file" % path)
+    # A read-only filesystem is refused here as well (EROFS).
+    if not os.access(directory, os.W_OK | os.X_OK, effective_ids=os.access in os.supports_effective_ids):
+        raise OptionError("export: the directory %s is not writable" % directory)
+
+
+class _MoveFailed(Exception):
+    pass
+
+
+def _raise_move_failed(msg, **kwargs):
+    raise _MoveFailed(msg)
+
+
+def write_export(m, path, text):
+    """(changed) — write `text` to `path` atomically unless it holds it already."""
+    if export_holds(path, text):
+        return False
     if m.check_mode:
         return True
     directory = os.path.dirname(os.path.abspath(path))
+    # This comes after the table's changes: every failure is raised as IpvsError, and reports them (changed,
+    # applied). ansible-core before 2.19 reports a failed rename in atomic_move() with fail_json(), which would
+    # end the task without them; 2.19 raises a plain Exception.
+    fail_json = m.module.fail_json
+    m.module.fail_json = _raise_move_failed
     try:
         fd, tmp = tempfile.mkstemp(prefix='.ipvs_table.', dir=directory)
         try:
@@ -605,9 +627,12 @@ def write_export(m, path, text):
             if os.path.exists(tmp):
                 os.unlink(tmp)
     except Exception as e:  # pylint: disable=broad-except
-        # OSError, or what atomic_move() raises (a plain Exception in ansible-core 2.19). This comes after the
-        # table's changes: raised as IpvsError, the failure reports them (changed, applied).
-        raise IpvsError("export: writing %s failed: %s" % (path, getattr(e, 'strerror', None) or e))
+        why = getattr(e, 'strerror', None) or str(e)
+        if e.__cause__ is not None:
+            why = '%s (%s)' % (why, getattr(e.__cause__, 'strerror', None) or e.__cause__)
+        raise IpvsError("export: writing %s failed: %s" % (path, why))
+    finally:
+        m.module.fail_json = fail_json
     return True
 
 
@@ -654,6 +679,9 @@ def _run(m):
         after_table = [plan.after[k] for k in plan.after]
         if p['export']:
             check_export(p['export'], after_table)
+            export_text = emit_restore(after_table, plan.timeouts, plan.daemons)
+            if not export_holds(p['export'], export_text):
+                check_writable(p['export'])
         changed = bool(_table.ordered(plan)) or plan.zero is not None
         sent = 0
         if changed and not m.check_mode:
@@ -664,11 +692,13 @@ def _run(m):
         if changed and not m.check_mode and (m.module._diff or p['export']):
             after_table = client.table(with_stats=False)
             after_timeouts, after_daemons = client.timeouts(), client.daemons()
+            if p['export']:
+                export_text = emit_restore(after_table, after_timeouts, after_daemons)
         result = dict(plan.counts, zeroed=plan.zero is not None, requests=sent, lock_waited=round(lock.waited, 3),
                       timeouts=dict(after_timeouts._asdict()), daemons=[daemon_dict(d) for d in after_daemons])
         if p['export']:
             # Under the lock: the file must describe this run's table, not the next run's.
-            export_changed = write_export(m, p['export'], emit_restore(after_table, after_timeouts, after_daemons))
+            export_changed = write_export(m, p['export'], export_text)
             result['export'] = dict(path=p['export'], changed=export_changed)
             changed = changed or export_changed
     finally:

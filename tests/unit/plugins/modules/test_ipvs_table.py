@@ -460,15 +460,35 @@ def test_an_export_path_that_cannot_be_written_fails_before_any_change(h, tmp_pa
     for check in (True, False):
         result = h.run(ipvs_table, dict(export=str(tmp_path / 'adir'), services=services), check=check)
         assert result['failed'] and 'is a directory; give the path of a file' in result['msg'], result
-    # As root, only a read-only filesystem makes access() refuse; it stands in for one here.
-    monkeypatch.setattr(ipvs_table.os, 'access', lambda path, mode: path != str(tmp_path))
+    read_only(monkeypatch, tmp_path)
     for check in (True, False):
         result = h.run(ipvs_table, dict(export=str(tmp_path / 'rules'), services=services), check=check)
         assert result['failed'] and 'export: the directory %s is not writable' % tmp_path in result['msg'], result
     assert writes(h.fake, n) == [] and h.fake.table() == []
 
 
-@pytest.mark.parametrize('fault', ['mkstemp', 'atomic_move'])
+def read_only(monkeypatch, directory):
+    """As root, only a read-only filesystem makes access() refuse writing; this stands in for one."""
+    real = ipvs_table.os.access
+
+    def access(path, mode, **kwargs):
+        return not (path == str(directory) and mode & ipvs_table.os.W_OK) and real(path, mode, **kwargs)
+    monkeypatch.setattr(ipvs_table.os, 'access', access)
+
+
+def test_an_export_that_is_up_to_date_needs_no_writable_directory(h, tmp_path, monkeypatch):
+    export = tmp_path / 'rules'
+    services = [dict(vip='10.0.0.1', vport=80, servers=[dict(rip='10.1.0.2', forward='masq')])]
+    first = h.run(ipvs_table, dict(export=str(export), services=services))
+    assert first['changed'] and first['export']['changed'], first
+    read_only(monkeypatch, tmp_path)
+    for args in (dict(services=services), dict(services=services, zero_stats=True)):
+        for check in (True, False):
+            result = h.run(ipvs_table, dict(args, export=str(export)), check=check)
+            assert not result.get('failed') and result['export'] == dict(path=str(export), changed=False), result
+
+
+@pytest.mark.parametrize('fault', ['mkstemp', 'atomic_move', 'atomic_move_before_2_19'])
 def test_an_export_that_fails_after_the_change_says_changed_and_what_was_applied(h, tmp_path, monkeypatch, fault):
     failing = [True]
     real_mkstemp, real_move = ipvs_table.tempfile.mkstemp, AnsibleModule.atomic_move
@@ -483,10 +503,15 @@ def test_an_export_that_fails_after_the_change_says_changed_and_what_was_applied
             # What ansible-core 2.19's atomic_move() raises when the rename fails.
             raise Exception("Could not replace 'rules' with '.ipvs_table.x'.")
         return real_move(self, *args, **kwargs)
+    def atomic_move_before_2_19(self, *args, **kwargs):
+        if failing[0]:
+            # ansible-core 2.16-2.18: fail_json(), which ends the task unless the module stands in for it.
+            self.fail_json(msg="Could not replace file: x to rules: [Errno 16] Device or resource busy")
+        return real_move(self, *args, **kwargs)
     if fault == 'mkstemp':
         monkeypatch.setattr(ipvs_table.tempfile, 'mkstemp', mkstemp)
     else:
-        monkeypatch.setattr(AnsibleModule, 'atomic_move', atomic_move)
+        monkeypatch.setattr(AnsibleModule, 'atomic_move', atomic_move if fault == 'atomic_move' else atomic_move_before_2_19)
     export = tmp_path / 'rules'
     services = [dict(vip='10.0.0.1', vport=80, servers=[dict(rip='10.1.0.2', forward='masq')])]
     result = h.run(ipvs_table, dict(export=str(export), services=services))
