@@ -503,6 +503,7 @@ def test_an_export_that_fails_after_the_change_says_changed_and_what_was_applied
             # What ansible-core 2.19's atomic_move() raises when the rename fails.
             raise Exception("Could not replace 'rules' with '.ipvs_table.x'.")
         return real_move(self, *args, **kwargs)
+
     def atomic_move_before_2_19(self, *args, **kwargs):
         if failing[0]:
             # ansible-core 2.16-2.18: fail_json(), which ends the task unless the module stands in for it.
