@@ -252,6 +252,9 @@ options:
         completely - it empties the table first (C(-C)), then services, real servers with thresholds and tunnel
         options, timeouts (C(--set)) and sync daemons (C(--start-daemon)). Written only when its content changes,
         which is then a change of the task.
+      - Its directory must exist, and be writable when the file has to change; both are checked before the table
+        is touched (in check mode too). Should the write still fail after the table changed, the task fails with
+        the changes it made listed (RV(applied)).
     type: path
   atomic:
     description:
@@ -436,7 +439,8 @@ lock_waited:
   sample: 0.0
 applied:
   description:
-    - On failure with O(atomic=false), or when undoing failed, the changes that stay applied, in words.
+    - On failure with O(atomic=false), when undoing failed, or when the O(export) could not be written after the
+      table changed, the changes that stay applied, in words.
   returned: on failure, when changes were left applied
   type: list
   elements: str
