@@ -570,8 +570,10 @@ def read_ahead(m, source):
         raise
 
 
-def check_export(path, after_table):
-    """The export can be restored: checked before the first write."""
+def export_text(path, after_table, timeouts, daemons):
+    """The export of the planned table, checked before the first write, in check
+    mode too (the file is written only after the table is changed): it can be
+    restored and, where the file has to change, written."""
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise OptionError("export: the directory %s does not exist" % directory)
@@ -580,6 +582,14 @@ def check_export(path, after_table):
             if srv.forward in ('bypass', 'fnat'):
                 raise OptionError("export: %s of %s uses forward=%s, which ipvsadm cannot write or restore"
                                   % (srv.text(), svc.text(), srv.forward))
+    text = emit_restore(after_table, timeouts, daemons)
+    if not export_holds(path, text):
+        if os.path.isdir(path):
+            raise OptionError("export: %s is a directory; give the path of a file" % path)
+        # A read-only filesystem is refused here as well (EROFS).
+        if not os.access(directory, os.W_OK | os.X_OK, effective_ids=os.access in os.supports_effective_ids):
+            raise OptionError("export: the directory %s is not writable" % directory)
+    return text
 
 
 def export_holds(path, text):
@@ -588,17 +598,6 @@ def export_holds(path, text):
             return f.read() == text
     except (IOError, OSError):
         return False
-
-
-def check_writable(path):
-    """The export can be written where it has to be: checked before the first
-    write, in check mode too (the file is written only after the table is changed)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise OptionError("export: %s is a directory; give the path of a file" % path)
-    # A read-only filesystem is refused here as well (EROFS).
-    if not os.access(directory, os.W_OK | os.X_OK, effective_ids=os.access in os.supports_effective_ids):
-        raise OptionError("export: the directory %s is not writable" % directory)
 
 
 class _MoveFailed(Exception):
@@ -682,10 +681,7 @@ def _run(m):
         _table.plan_daemons(plan, client, desired.daemons, p['netns'], desired.daemon_paths)
         after_table = [plan.after[k] for k in plan.after]
         if p['export']:
-            check_export(p['export'], after_table)
-            export_text = emit_restore(after_table, plan.timeouts, plan.daemons)
-            if not export_holds(p['export'], export_text):
-                check_writable(p['export'])
+            export = export_text(p['export'], after_table, plan.timeouts, plan.daemons)
         changed = bool(_table.ordered(plan)) or plan.zero is not None
         sent = 0
         if changed and not m.check_mode:
@@ -697,12 +693,12 @@ def _run(m):
             after_table = client.table(with_stats=False)
             after_timeouts, after_daemons = client.timeouts(), client.daemons()
             if p['export']:
-                export_text = emit_restore(after_table, after_timeouts, after_daemons)
+                export = emit_restore(after_table, after_timeouts, after_daemons)
         result = dict(plan.counts, zeroed=plan.zero is not None, requests=sent, lock_waited=round(lock.waited, 3),
                       timeouts=dict(after_timeouts._asdict()), daemons=[daemon_dict(d) for d in after_daemons])
         if p['export']:
             # Under the lock: the file must describe this run's table, not the next run's.
-            export_changed = write_export(m, p['export'], export_text)
+            export_changed = write_export(m, p['export'], export)
             result['export'] = dict(path=p['export'], changed=export_changed)
             changed = changed or export_changed
     finally:
